@@ -120,7 +120,25 @@ def _load_whisper(path: str, attn: str, **kw):
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
     model = WhisperForConditionalGeneration.from_pretrained(path, attn_implementation=attn, **kw)
+    _restore_whisper_generation_keys(model, path)
     return model, WhisperProcessor.from_pretrained(path, **_proc_kw(kw))
+
+
+_WHISPER_GEN_KEYS = ("alignment_heads", "no_timestamps_token_id", "is_multilingual", "lang_to_id",
+                     "task_to_id", "max_initial_timestamp_index", "prev_sot_token_id")
+
+
+def _restore_whisper_generation_keys(model, path: str) -> None:
+    """transformers 5 drops the Whisper-specific keys of a generation_config.json marked
+    ``"_from_model_config": true`` (bundles built before the fix): put them back from the file."""
+    f = Path(path) / "generation_config.json"
+    if not f.is_file():
+        return
+    saved = json.loads(f.read_text())
+    gen = model.generation_config
+    for key in _WHISPER_GEN_KEYS:
+        if key in saved and getattr(gen, key, None) is None:
+            setattr(gen, key, saved[key])
 
 
 def _load_auto(model_cls: str, proc_cls: str):

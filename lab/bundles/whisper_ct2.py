@@ -161,6 +161,9 @@ def build(out_dir: Path) -> dict:
     gen.max_length = config.max_target_positions
     gen.suppress_tokens = extra["suppress_ids"]
     gen.begin_suppress_tokens = extra["suppress_ids_begin"]
+    # A config marked "_from_model_config" drops every non-standard key (alignment_heads,
+    # no_timestamps_token_id, is_multilingual) when transformers 5 loads it back.
+    gen._from_model_config = False
     model.generation_config = gen
 
     tok = WhisperTokenizerFast(tokenizer_file=str(src / "tokenizer.json"),
