@@ -238,7 +238,7 @@ def locate(model_id: str) -> tuple[str, str, str]:
             path, source = BUNDLES[model_id]()
         return str(path), source, family_of_dir(path)
     zoo = ZOO_DIR / model_id
-    if (zoo / "config.json").is_file():
+    if "/" not in model_id and (zoo / "config.json").is_file():
         return str(zoo), f"zoo:{model_id} (shipped, {zoo})", family_of_dir(zoo)
     p = Path(model_id).expanduser()
     if p.is_dir():
