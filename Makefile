@@ -13,16 +13,16 @@ export TRANSFORMERS_OFFLINE ?= 1
 
 setup: $(STAMP) $(SYSSTAMP)
 
-# System packages (Debian). Skipped when every tool is already on PATH.
-$(SYSSTAMP):
+# System packages (Debian): installs whichever of SYSTEM_PACKAGES are missing.
+$(SYSSTAMP): Makefile
 	@mkdir -p $(VENV)
-	@if command -v espeak-ng >/dev/null && command -v sox >/dev/null && command -v flite >/dev/null \
-	    && command -v ffmpeg >/dev/null && command -v chromium >/dev/null; then \
-	  echo "system packages present"; \
-	else \
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages: $$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES); \
-	fi
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "system packages present"; fi
 	@touch $@
 
 # Python environment. torch is pinned first so nothing pulls a CUDA build.
@@ -43,7 +43,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -q tests -m "not real and not app"
 
 bench: setup
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV)
