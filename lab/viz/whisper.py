@@ -1,0 +1,37 @@
+"""Whisper figures (plotly, for notebooks and the app). Each takes a Whisper ``Trace`` (names
+and axes: ``notes/WHISPER_CONTRACT.md``) or plain arrays plus options and returns a figure;
+nothing here loads a model. Time axes are in seconds.
+
+=================================  ==========================================================
+``log_mel_figure``                 the 80 x 3000 log-mel input, padding shaded
+``encoder_attention_figure``       encoder self-attention of one layer/head (query x key time)
+``cross_attention_figure``         one decoder step: where it listens, over the log-mel, with
+                                   its top-k bars (``step_figure`` is the same function)
+``top_k_figure``                   one step's top-k candidates, the chosen one highlighted
+``cross_attention_map_figure``     every step's cross-attention against time (the diagonal)
+``decoder_self_attention_figure``  one step's self-attention over the prefix tokens
+``beam_tree_figure``               the beam-search tree, scores on hover
+``word_timeline_figure``           word spans over the waveform, with a time cursor
+``transcript_html``                the tokens, shaded by confidence, one step boxed
+``lab.viz.wer.wer_figure``         WER alignment (also ``wer_html``)
+=================================  ==========================================================
+"""
+from __future__ import annotations
+
+from .wer import wer_figure, wer_html
+from .whisper_beam import beam_tree_figure
+from .whisper_common import (content_seconds, cross_attention_matrix, step_cross_attention,
+                             step_time, word_of_step)
+from .whisper_mel import encoder_attention_figure, log_mel_figure
+from .whisper_step import (cross_attention_figure, cross_attention_map_figure,
+                           decoder_self_attention_figure, step_figure, top_k_figure,
+                           transcript_html)
+from .whisper_words import word_timeline_figure
+
+__all__ = [
+    "log_mel_figure", "encoder_attention_figure", "cross_attention_figure", "step_figure",
+    "top_k_figure", "cross_attention_map_figure", "decoder_self_attention_figure",
+    "beam_tree_figure", "word_timeline_figure", "transcript_html", "wer_figure", "wer_html",
+    "step_cross_attention", "cross_attention_matrix", "step_time", "word_of_step",
+    "content_seconds",
+]

@@ -1,0 +1,70 @@
+"""Words over time: the waveform with each word's span (word timestamps from the alignment
+heads' cross-attention and DTW) shaded and labelled."""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..errors import LabError
+from .common import to_numpy
+from .whisper_common import SAMPLE_RATE, rate, waveform_envelope
+
+WORD_FILLS = ["rgba(31,119,180,0.18)", "rgba(44,160,44,0.18)"]
+CURSOR = "#ff7f0e"
+
+
+def word_timeline_figure(source, words: list[dict] | None = None, *, sample_rate: float = SAMPLE_RATE,
+                         cursor: float | None = None, highlight: tuple[float, float] | None = None,
+                         max_points: int = 2000, height: int = 260,
+                         title: str | None = None) -> go.Figure:
+    """Waveform envelope (min/max per bin, at most ``max_points`` bins) with word spans.
+
+    ``source``: a Whisper Trace (``input.waveform`` and ``meta["words"]``) or a 1-D array of
+    samples (then pass ``words``: [{word, start, end, prob}] in seconds). ``cursor``: a time
+    (s) drawn as a vertical line; ``highlight``: a (start, end) span outlined (the word of the
+    selected decoder step). x axis in seconds over the clip (not the 30 s window)."""
+    if hasattr(source, "tensors"):
+        if "input.waveform" not in source:
+            raise LabError("the trace has no input.waveform")
+        samples = to_numpy(source["input.waveform"])
+        sample_rate = rate(source, "sample", sample_rate)
+        words = (source.meta or {}).get("words") if words is None else words
+    else:
+        samples = to_numpy(source)
+    words = words or []
+    t, lo, hi = waveform_envelope(samples, sample_rate, max_points)
+    dur = samples.size / sample_rate
+    peak = float(max(np.abs(lo).max(initial=0), np.abs(hi).max(initial=0), 1e-6))
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0),
+                             showlegend=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0),
+                             fill="tonexty", fillcolor="rgba(80,80,80,0.6)", showlegend=False,
+                             hoverinfo="skip"))
+    for i, w in enumerate(words):
+        s, e = float(w["start"]), float(w["end"])
+        fig.add_vrect(x0=s, x1=e, fillcolor=WORD_FILLS[i % 2], line_width=0, layer="below")
+        fig.add_annotation(x=(s + e) / 2, y=peak * (1.12 if i % 2 == 0 else 1.32),
+                           text=html.escape(str(w.get("word", "")).strip()), showarrow=False,
+                           font=dict(size=12))
+    if words:  # invisible hover targets, one per word
+        fig.add_trace(go.Scatter(
+            x=[(float(w["start"]) + float(w["end"])) / 2 for w in words], y=[0.0] * len(words),
+            mode="markers", marker=dict(size=18, opacity=0), showlegend=False,
+            text=[html.escape(str(w.get("word", "")).strip()) for w in words],
+            customdata=[[float(w["start"]), float(w["end"]), float(w.get("prob") or float("nan"))]
+                        for w in words],
+            hovertemplate="%{text}<br>%{customdata[0]:.2f}-%{customdata[1]:.2f} s"
+                          "<br>p=%{customdata[2]:.2f}<extra></extra>"))
+    if highlight is not None and highlight[0] is not None:
+        fig.add_vrect(x0=highlight[0], x1=highlight[1], line=dict(color=CURSOR, width=2),
+                      fillcolor="rgba(255,127,14,0.15)")
+    if cursor is not None:
+        fig.add_vline(x=float(cursor), line=dict(color=CURSOR, width=2))
+    fig.update_layout(title=title or f"Words over the waveform ({len(words)} words, {dur:.2f} s)",
+                      height=height, margin=dict(l=50, r=20, t=40, b=40))
+    fig.update_xaxes(title="time (s)", range=[0, dur])
+    fig.update_yaxes(title="amplitude", range=[-peak * 1.1, peak * 1.45], zeroline=False)
+    return fig
