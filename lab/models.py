@@ -51,6 +51,9 @@ KNOWN: list[ModelInfo] = [
     ModelInfo("MIT/ast-finetuned-audioset-10-10-0.4593", "classify", "hub"),
     ModelInfo("MIT/ast-finetuned-speech-commands-v2", "classify", "hub"),
     ModelInfo("superb/wav2vec2-base-superb-ks", "classify", "hub"),
+    ModelInfo("superb/hubert-base-superb-ks", "classify", "hub"),
+    ModelInfo("anton-l/wav2vec2-base-superb-sd", "classify", "hub",
+              "Wav2Vec2ForAudioFrameClassification (speaker diarization)"),
 ]
 
 DEFAULTS = {"whisper": "whisper-tiny.en"}
@@ -156,12 +159,29 @@ def _proc_kw(kw: dict) -> dict:
     return {k: v for k, v in kw.items() if k in ("local_files_only", "revision", "cache_dir")}
 
 
+def _load_classify(path: str, attn: str, **kw):
+    """Audio classifiers: ``*ForAudioFrameClassification`` architectures load with
+    AutoModelForAudioFrameClassification (per-frame labels), everything else with
+    AutoModelForAudioClassification (one distribution per clip)."""
+    archs = _architectures(path, kw)
+    frame = any(a.endswith("ForAudioFrameClassification") for a in archs)
+    auto = "AutoModelForAudioFrameClassification" if frame else "AutoModelForAudioClassification"
+    return _load_auto(auto, "AutoFeatureExtractor")(path, attn, **kw)
+
+
+def _architectures(path: str, kw: dict) -> list[str]:
+    """``architectures`` of the config at ``path`` (a local dir or a hub id)."""
+    from transformers import AutoConfig
+
+    return list(AutoConfig.from_pretrained(path, **_proc_kw(kw)).architectures or [])
+
+
 FAMILY_LOADERS: dict[str, Callable[..., tuple[Any, Any]]] = {
     "whisper": _load_whisper,
     "ctc": _load_auto("AutoModelForCTC", "AutoProcessor"),
     "tts": _load_auto("SpeechT5ForTextToSpeech", "SpeechT5Processor"),
     "vocoder": _load_auto("SpeechT5HifiGan", ""),
-    "classify": _load_auto("AutoModelForAudioClassification", "AutoFeatureExtractor"),
+    "classify": _load_classify,
 }
 
 
