@@ -1,0 +1,13 @@
+"""Whisper: capture the encoder, drive the decoder one token at a time, beam search, word
+timestamps, long audio. Names and axes: ``lab/whisper/names.py`` and ``WHISPER_CONTRACT.md``."""
+from .tracer import alignment_heads, iter_trace_whisper, trace_whisper
+
+__all__ = ["trace_whisper", "iter_trace_whisper", "trace_long", "LongResult", "alignment_heads"]
+
+
+def __getattr__(name):  # lazy: long.py imports tracer
+    if name in ("trace_long", "LongResult"):
+        from . import long
+
+        return getattr(long, name)
+    raise AttributeError(name)

@@ -1,0 +1,137 @@
+"""``trace_whisper`` / ``iter_trace_whisper``: one <= 30 s window through Whisper, everything kept.
+
+audio -> log-mel -> encoder (hooks) -> prompt -> greedy steps (hooks, KV cache) -> text,
+word timestamps (DTW over the alignment heads' cross-attention), WER against a reference, and
+optionally a beam search over the same encoder output.
+"""
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+from ..audio import Audio, load_audio
+from ..errors import LabError
+from ..trace import CapturePolicy, Trace
+from . import names
+from .capture import SAMPLE_RATE, capture_encoder, log_mel, record_inputs
+from .decode import build_prompt, decode_greedy
+
+
+def as_loaded(loaded):
+    """A ``lab.models.Loaded`` from a Loaded or a model id (resolved with ``load_cached``)."""
+    from ..models import Loaded, load_cached
+
+    if loaded is None or isinstance(loaded, str):
+        loaded = load_cached(loaded, family="whisper")
+    if not isinstance(loaded, Loaded):
+        raise LabError(f"expected a model id or lab.models.Loaded, got {type(loaded).__name__}")
+    if loaded.family != "whisper":
+        raise LabError(f"{loaded.model_id!r} is a {loaded.family} model, not Whisper")
+    return loaded
+
+
+def as_audio(audio) -> Audio:
+    if isinstance(audio, Audio):
+        if audio.sample_rate == SAMPLE_RATE:
+            return audio
+        return load_audio((audio.sample_rate, audio.samples), SAMPLE_RATE)
+    return load_audio(audio, SAMPLE_RATE)
+
+
+def alignment_heads(model) -> list[list[int]]:
+    """[[layer, head]...] from ``generation_config.alignment_heads``; when missing (random test
+    models), the cross-attention heads of the upper half of the decoder (openai/whisper's default)."""
+    heads = getattr(model.generation_config, "alignment_heads", None)
+    if heads:
+        return [[int(l), int(h)] for l, h in heads]
+    L, H = model.config.decoder_layers, model.config.decoder_attention_heads
+    return [[l, h] for l in range(L // 2, L) for h in range(H)]
+
+
+def _model_meta(model) -> dict:
+    c = model.config
+    return {"d_model": c.d_model, "encoder_layers": c.encoder_layers, "decoder_layers": c.decoder_layers,
+            "encoder_heads": c.encoder_attention_heads, "decoder_heads": c.decoder_attention_heads,
+            "vocab_size": c.vocab_size, "n_mels": c.num_mel_bins,
+            "max_target_positions": c.max_target_positions,
+            "attn_implementation": c._attn_implementation}
+
+
+def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k: int = 10,
+                       max_steps: int | None = None, beam_size: int | None = None,
+                       reference: str | None = None, word_timestamps: bool = True,
+                       language: str | None = None, task: str | None = None,
+                       stop_on_repetition: bool = True) -> Iterator[Trace]:
+    """Yield the same growing Trace: after the encoder, after each decoder step, and once complete
+    (text, words, wer, beam). See ``WHISPER_CONTRACT.md`` for names, axes and meta keys."""
+    loaded = as_loaded(loaded)
+    audio = as_audio(audio)
+    model, tokenizer = loaded.model, loaded.processor.tokenizer
+    if top_k < 1:
+        raise LabError(f"top_k must be >= 1, got {top_k}")
+    trace = Trace(family="whisper", model_id=loaded.model_id, weights_source=loaded.weights_source,
+                  policy=policy or CapturePolicy())
+    trace.time_bases = dict(names.TIME_BASES)
+    trace.meta["model"] = _model_meta(model)
+    trace.meta["source"] = audio.source
+    timings = trace.meta["timings"] = {}
+
+    t0 = time.perf_counter()
+    feats, n_content = log_mel(audio, loaded.processor)
+    record_inputs(trace, audio, feats, n_content)
+    enc_out = capture_encoder(model, feats, trace)
+    timings["encoder_s"] = round(time.perf_counter() - t0, 4)
+    yield trace
+
+    t0 = time.perf_counter()
+    prompt = build_prompt(model, tokenizer, enc_out, language=language, task=task)
+    trace.meta["prompt"] = [{"token_id": i, "token": tokenizer.decode([i])} for i in prompt.ids]
+    trace.meta["language"] = prompt.language
+    trace.meta["task"] = prompt.task
+    if prompt.language_probs:
+        trace.meta["language_probs"] = prompt.language_probs
+    heads = alignment_heads(model)
+    trace.meta["alignment_heads"] = heads
+    kept = trace.policy.layers
+    trace.meta["captured_layers"] = {
+        "encoder": [i for i in range(model.config.encoder_layers) if kept is None or i in kept],
+        "decoder": [i for i in range(model.config.decoder_layers) if kept is None or i in kept]}
+    trace.meta["captured_heads"] = None if trace.policy.heads is None else list(trace.policy.heads)
+    for _ in decode_greedy(model, tokenizer, enc_out, prompt, trace, top_k=top_k, max_steps=max_steps,
+                           stop_on_repetition=stop_on_repetition,
+                           alignment_heads=heads if word_timestamps else None):
+        yield trace
+    timings["decode_s"] = round(time.perf_counter() - t0, 4)
+    trace.meta["token_ids"] = [s["token_id"] for s in trace.steps]
+    trace.meta["text"] = tokenizer.decode(trace.meta["token_ids"], skip_special_tokens=True)
+
+    if word_timestamps:
+        from .timestamps import word_timestamps as _words
+
+        t0 = time.perf_counter()
+        trace.meta["words"] = _words(trace, tokenizer, eos=int(model.generation_config.eos_token_id))
+        timings["timestamps_s"] = round(time.perf_counter() - t0, 4)
+    else:
+        trace.meta["words"] = []
+    if reference is not None:
+        from ..wer import wer_alignment
+
+        trace.meta["reference"] = reference
+        trace.meta["wer"] = wer_alignment(reference, trace.meta["text"])
+    if beam_size is not None and beam_size > 1:
+        from .beam import beam_search
+
+        t0 = time.perf_counter()
+        trace.meta["beam"] = beam_search(model, tokenizer, enc_out, prompt, beam_size=beam_size,
+                                         max_steps=max_steps)
+        timings["beam_s"] = round(time.perf_counter() - t0, 4)
+    yield trace
+
+
+def trace_whisper(audio, loaded=None, **kwargs) -> Trace:
+    """Trace one <= 30 s window (greedy; ``beam_size > 1`` adds ``meta["beam"]``). Arguments as
+    :func:`iter_trace_whisper`; returns the complete Trace."""
+    trace = None
+    for trace in iter_trace_whisper(audio, loaded, **kwargs):
+        pass
+    return trace
