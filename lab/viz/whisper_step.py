@@ -99,8 +99,7 @@ def cross_attention_figure(trace, step: int, *, heads="alignment", crop: str = "
                       row=1, col=1, secondary_y=False)
         shade_padding(fig, content_seconds(trace), mel.shape[1] / rate(trace, "mel_frame", MEL_RATE),
                       xref="x", yref="y")
-    t = np.arange(att.shape[0]) / enc_rate + 0.5 / enc_rate
-    fig.add_trace(go.Scatter(x=t, y=att, mode="lines", line=dict(color=LISTEN, width=2),
+    fig.add_trace(go.Scatter(x0=0.5 / enc_rate, dx=1 / enc_rate, y=att, mode="lines", line=dict(color=LISTEN, width=2),
                              fill="tozeroy", fillcolor="rgba(0,229,255,0.25)", name="cross-attention",
                              showlegend=False,
                              hovertemplate="t=%{x:.2f} s<br>attention %{y:.4f}<extra></extra>"),

@@ -1,0 +1,222 @@
+"""The Whisper tab: a decode debugger. Give it audio, watch it decode token by token, then move
+the step slider: the cross-attention over the log-mel, the top-k bars, the highlighted token and
+the cursor on the word timeline all follow.
+
+Handlers (``api_name`` for gradio_client): ``/transcribe`` (streams: yields after the encoder
+and after each decoder step), ``/step`` (the linked step views), ``/encoder_attention``.
+The Trace stays on the server in ``gr.State``; only figures go to the browser.
+"""
+from __future__ import annotations
+
+import html
+import json
+import logging
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from apps import factory
+from lab import models
+from lab.errors import LabError
+from lab.viz import whisper as wv
+
+TITLE = "Whisper"
+FAMILY = "whisper"
+CLIPS = Path(__file__).resolve().parents[1] / "assets" / "clips"
+PLOT_EVERY_S = 0.3  # while streaming, redraw the step figure at most this often
+log = logging.getLogger(__name__)
+
+ABOUT = """### Whisper decode debugger
+Whisper turns 30 s of audio into an **80 x 3000 log-mel** (shorter clips are padded with
+silence), an **encoder** reads it into 1500 frames (20 ms each), and a **decoder** writes the text
+one token at a time, looking at the audio through **cross-attention**. Press **Run** and watch the
+tokens arrive; then move the **step** slider: every view below jumps to that token."""
+
+
+def model_choices() -> list[str]:
+    ids = [m.id for m in models.KNOWN if m.family == FAMILY]
+    return ids + [i for i in models.offline_ids() if i not in ids and _is_whisper(i)]
+
+
+def _is_whisper(model_id: str) -> bool:
+    try:
+        return models.family_of_dir(models.ZOO_DIR / model_id) == FAMILY
+    except Exception:
+        return False
+
+
+def example_rows() -> list[list[str]]:
+    """[clip path, its text] for each clip in assets/clips/clips.json."""
+    index = CLIPS / "clips.json"
+    texts = json.loads(index.read_text()) if index.is_file() else {}
+    return [[str(CLIPS / name), info.get("text", "")] for name, info in texts.items()
+            if (CLIPS / name).is_file()]
+
+
+def _error_box(msg: str) -> str:
+    return f'<div style="border:2px solid #d62728;border-radius:6px;padding:8px">⚠️ {html.escape(msg)}</div>'
+
+
+def _status(trace, done: bool) -> str:
+    m = trace.meta
+    if not done:
+        n = len(trace.steps)
+        return f"⏳ decoding … step {n}" if n else "⏳ encoder done, decoding …"
+    t = m.get("timings", {})
+    words = f", {len(m.get('words') or [])} words" if m.get("words") else ""
+    return (f"✅ {len(trace.steps)} steps, stop: **{m.get('stop_reason', '?')}**{words} · "
+            f"{m.get('content_seconds', 0):.2f} s of audio · model `{trace.model_id}` "
+            f"({html.escape(trace.weights_source)}) · encoder {t.get('encoder_s', 0):.2f} s, "
+            f"decode {t.get('decode_s', 0):.2f} s")
+
+
+def _shape(trace) -> dict:
+    """Layer/head counts of the traced model (meta["model"], else read off the captures)."""
+    m = dict(trace.meta.get("model") or {})
+    if "encoder_layers" not in m:
+        enc = trace.names("encoder.layers.*.attn.pattern")
+        m["encoder_layers"] = len(enc)
+        m["encoder_heads"] = trace[enc[0]].shape[0] if enc else 1
+    if "decoder_layers" not in m and "decoder.step.0.cross_attn.pattern" in trace:
+        m["decoder_layers"] = trace["decoder.step.0.cross_attn.pattern"].shape[0]
+    return m
+
+
+def _partial_text(trace) -> str:
+    return "".join(s["token"] for s in trace.steps if not s["token"].startswith("<|"))
+
+
+OUTPUTS = ["status", "text", "transcript", "step", "step_plot", "words_plot", "mel_plot",
+           "enc_plot", "map_plot", "beam_plot", "wer", "describe", "heads", "layer", "head",
+           "trace"]
+
+
+def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True) -> list:
+    """Every output of /transcribe (in ``OUTPUTS`` order) for a growing trace: the input views
+    after the encoder, the step views while decoding, everything once done; the rest skipped."""
+    n, encoder_only = len(trace.steps), not trace.steps
+    out = dict.fromkeys(OUTPUTS, gr.skip())
+    out.update(status=_status(trace, done), trace=trace)
+    if encoder_only:
+        shape = _shape(trace)
+        out.update(mel_plot=wv.log_mel_figure(trace),
+                   enc_plot=wv.encoder_attention_figure(trace, 0, 0),
+                   layer=gr.update(maximum=max(shape.get("encoder_layers", 1) - 1, 1), value=0),
+                   head=gr.update(maximum=max(shape.get("encoder_heads", 1) - 1, 1), value=0),
+                   heads=gr.update(choices=["alignment", "all"] + [
+                       f"layer:{i}" for i in range(shape.get("decoder_layers", 0))]))
+        return [out[k] for k in OUTPUTS]
+    out.update(text=trace.meta["text"] if done else _partial_text(trace),
+               transcript=wv.transcript_html(trace, step),
+               step=gr.update(maximum=max(n - 1, 1), value=step, interactive=done))
+    if step_plot or done:
+        out["step_plot"] = wv.step_figure(trace, step, heads=heads)
+    if done:
+        t, start, end = wv.step_time(trace, step, heads)
+        meta = trace.meta
+        out.update(words_plot=wv.word_timeline_figure(trace, cursor=t, highlight=(start, end)),
+                   map_plot=wv.cross_attention_map_figure(trace, heads=heads, step=step),
+                   beam_plot=wv.beam_tree_figure(trace) if meta.get("beam") else None,
+                   wer=wv.wer_html(meta["wer"]) if meta.get("wer") else "",
+                   describe=trace.describe())
+    return [out[k] for k in OUTPUTS]
+
+
+def transcribe(audio, model_id, reference, beam_size, top_k, heads):
+    """Stream a decode: yield after the encoder and after each step (step plot throttled)."""
+    try:
+        if not audio:
+            raise LabError("no audio: upload a file, record with the microphone or pick an example")
+        from lab.whisper import iter_trace_whisper
+
+        loaded = factory.get(model_id or models.DEFAULTS[FAMILY], FAMILY)
+        trace, last_plot = None, 0.0
+        for trace in iter_trace_whisper(audio, loaded, top_k=int(top_k), beam_size=int(beam_size),
+                                        reference=(reference or "").strip() or None):
+            redraw = time.perf_counter() - last_plot >= PLOT_EVERY_S
+            last_plot = time.perf_counter() if redraw else last_plot
+            yield _views(trace, len(trace.steps) - 1, heads, done=False, step_plot=redraw)
+        yield _views(trace, len(trace.steps) - 1, heads, done=True)
+    except LabError as exc:
+        gr.Warning(str(exc))
+        yield [_error_box(str(exc))] + [gr.skip()] * (len(OUTPUTS) - 1)
+    except Exception as exc:  # a bug, not the user's fault: log it, keep serving
+        log.exception("whisper transcribe failed")
+        msg = f"internal error ({type(exc).__name__}): {exc}"
+        gr.Warning(msg)
+        yield [_error_box(msg)] + [gr.skip()] * (len(OUTPUTS) - 1)
+
+
+def show_step(trace, step, heads):
+    """The linked views of one decoder step."""
+    if trace is None or not trace.steps:
+        return gr.skip(), gr.skip(), gr.skip()
+    try:
+        step = min(int(step), len(trace.steps) - 1)
+        t, start, end = wv.step_time(trace, step, heads)
+        return (wv.step_figure(trace, step, heads=heads), wv.transcript_html(trace, step),
+                wv.word_timeline_figure(trace, cursor=t, highlight=(start, end)))
+    except LabError as exc:
+        gr.Warning(str(exc))
+        return gr.skip(), gr.skip(), gr.skip()
+
+
+def show_encoder(trace, layer, head, crop):
+    if trace is None:
+        return gr.skip()
+    try:
+        return wv.encoder_attention_figure(trace, int(layer), int(head), crop=crop)
+    except LabError as exc:
+        gr.Warning(str(exc))
+        return gr.skip()
+
+
+def build() -> None:
+    gr.Markdown(ABOUT)
+    trace_state = gr.State(None, time_to_live=3600)
+    with gr.Row():
+        with gr.Column(scale=2):
+            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", format=None,
+                             label="Audio (≤ 30 s is one window)")
+            reference = gr.Textbox(label="Reference text (optional, for WER)", lines=1)
+        with gr.Column(scale=1):
+            model_id = gr.Dropdown(model_choices(), value=models.DEFAULTS[FAMILY], label="Model")
+            beam_size = gr.Slider(1, 5, value=1, step=1, label="Beam size (1 = greedy)")
+            top_k = gr.Slider(1, 20, value=10, step=1, label="Top-k shown per step")
+            heads = gr.Dropdown(["alignment", "all"], value="alignment", allow_custom_value=False,
+                                label="Cross-attention heads")
+            run = gr.Button("Run", variant="primary")
+    rows = example_rows()
+    if rows:
+        gr.Examples(rows, inputs=[audio, reference], label="Example clips (espeak-ng voices)")
+    status = gr.Markdown("Pick a clip and press **Run**.")
+    text = gr.Textbox(label="Transcript", interactive=False)
+    transcript = gr.HTML(label="Tokens (shade = uncertainty; box = selected step)")
+    step = gr.Slider(0, 1, value=0, step=1, label="Decoder step", interactive=False)
+    step_plot = gr.Plot(label="Where this step listens, and what it considered")
+    words_plot = gr.Plot(label="Words over the waveform")
+    with gr.Accordion("Input and encoder", open=False):
+        mel_plot = gr.Plot(label="Log-mel")
+        with gr.Row():
+            layer = gr.Slider(0, 11, value=0, step=1, label="Encoder layer")
+            head = gr.Slider(0, 19, value=0, step=1, label="Head")
+            crop = gr.Radio(["content", "all"], value="content", label="Time range")
+        enc_plot = gr.Plot(label="Encoder self-attention")
+    with gr.Accordion("Whole decode, beam search, WER", open=False):
+        map_plot = gr.Plot(label="Cross-attention of every step")
+        beam_plot = gr.Plot(label="Beam tree")
+        wer = gr.HTML()
+    with gr.Accordion("Trace contents (describe())", open=False):
+        describe = gr.Code(label="trace.describe()", language=None)
+
+    outputs = [status, text, transcript, step, step_plot, words_plot, mel_plot, enc_plot,
+               map_plot, beam_plot, wer, describe, heads, layer, head, trace_state]  # OUTPUTS
+    run.click(transcribe, [audio, model_id, reference, beam_size, top_k, heads], outputs,
+              api_name="transcribe")
+    step.release(show_step, [trace_state, step, heads], [step_plot, transcript, words_plot],
+                 api_name="step")
+    heads.change(show_step, [trace_state, step, heads], [step_plot, transcript, words_plot],
+                 api_name=False)
+    gr.on([layer.release, head.release, crop.change], show_encoder,
+          [trace_state, layer, head, crop], enc_plot, api_name="encoder_attention")
