@@ -47,3 +47,19 @@ bench: setup
 
 clean:
 	rm -rf $(VENV)
+
+# M-CTC-T parity with transformers 4.46 (not part of `make test`; see scripts/mctct_parity.py):
+# a second venv beside the checkout, the 4.46 side saves models + outputs, the lab side compares.
+MCTCT_VENV ?= $(abspath ..)/venv446
+MCTCT_OUT  ?= build/mctct-parity
+.PHONY: mctct-parity
+mctct-parity: setup $(MCTCT_VENV)/.installed
+	rm -rf $(MCTCT_OUT)
+	$(MCTCT_VENV)/bin/python scripts/mctct_parity.py reference $(MCTCT_OUT)
+	$(BIN)/python scripts/mctct_parity.py compare $(MCTCT_OUT)
+
+$(MCTCT_VENV)/.installed:
+	$(PY) -m venv $(MCTCT_VENV)
+	$(MCTCT_VENV)/bin/pip install -q torch==2.13.0 'transformers==4.46.*' 'numpy<2'
+	$(MCTCT_VENV)/bin/python -c "import torch, transformers; assert torch.__version__.startswith('2.13.0'), torch.__version__; print('4.46 venv: torch', torch.__version__, 'transformers', transformers.__version__)"
+	@touch $@

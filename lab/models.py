@@ -176,9 +176,30 @@ def _architectures(path: str, kw: dict) -> list[str]:
     return list(AutoConfig.from_pretrained(path, **_proc_kw(kw)).architectures or [])
 
 
+# architectures transformers 5 no longer has, loaded by the lab's own classes: "module:function"
+ARCH_LOADERS = {"MCTCTForCTC": "lab.ctc.mctct:load"}
+MODEL_TYPE_ARCH = {"mctct": "MCTCTForCTC"}  # configs that name a model_type but no architectures
+
+
+def _load_ctc(path: str, attn: str, **kw):
+    """CTC models: M-CTC-T (removed from transformers 5) through ``lab.ctc.mctct``, every other
+    ``*ForCTC`` through AutoModelForCTC + AutoProcessor."""
+    from transformers import PretrainedConfig
+
+    cfg, _ = PretrainedConfig.get_config_dict(path, **_proc_kw(kw))
+    archs = list(cfg.get("architectures") or []) + [MODEL_TYPE_ARCH.get(cfg.get("model_type"), "")]
+    for arch in archs:
+        if arch in ARCH_LOADERS:
+            import importlib
+
+            module, fn = ARCH_LOADERS[arch].split(":")
+            return getattr(importlib.import_module(module), fn)(path, attn, **kw)
+    return _load_auto("AutoModelForCTC", "AutoProcessor")(path, attn, **kw)
+
+
 FAMILY_LOADERS: dict[str, Callable[..., tuple[Any, Any]]] = {
     "whisper": _load_whisper,
-    "ctc": _load_auto("AutoModelForCTC", "AutoProcessor"),
+    "ctc": _load_ctc,
     "tts": _load_auto("SpeechT5ForTextToSpeech", "SpeechT5Processor"),
     "vocoder": _load_auto("SpeechT5HifiGan", ""),
     "classify": _load_classify,
@@ -195,6 +216,8 @@ def family_of_dir(path: Path) -> str:
         if arch.endswith(("ForSequenceClassification", "ForAudioFrameClassification",
                           "ForAudioClassification")):
             return "classify"
+    if cfg.get("model_type") in MODEL_TYPE_ARCH:
+        return ARCH_FAMILY[MODEL_TYPE_ARCH[cfg["model_type"]]]
     raise LabError(f"{path}: cannot tell the model family from config.json architectures "
                    f"{cfg.get('architectures')}")
 
