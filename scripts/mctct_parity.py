@@ -15,6 +15,11 @@ numpy<2 -- override with ``MCTCT_VENV=...``) and runs the two steps:
     ../venv446/bin/python scripts/mctct_parity.py reference OUT   # 4.46 side
     .venv/bin/python     scripts/mctct_parity.py compare   OUT   # lab side (transformers 5)
 
+The committed fixture of ``tests/ctc_mctct`` (4.46 features of a known signal, a tiny 4.46
+model with its logits) was written by the 4.46 side too:
+
+    ../venv446/bin/python scripts/mctct_parity.py fixture tests/ctc_mctct/data/mctct_446_reference.npz
+
 ``reference`` (4.46) makes the waveforms, computes 4.46 features, saves each random model with
 ``save_pretrained(safe_serialization=True)`` plus its feature extractor and a
 ``Wav2Vec2CTCTokenizer``, and stores features, logits, hidden states and attentions in
@@ -108,6 +113,50 @@ def reference(out: Path) -> None:
           f"numpy {np.__version__}")
 
 
+# -- the committed test fixture (4.46 side) -------------------------------------------------
+FIXTURE_CONFIG = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, attention_head_dim=8,
+                      intermediate_size=32, max_position_embeddings=8, vocab_size=12,
+                      input_feat_per_channel=8)
+
+
+def fixture(path: Path) -> None:
+    """Write the small reference of tests/ctc_mctct (< 100 KB): 4.46 features of a known
+    signal (single and padded batch) and a tiny 4.46 model (weights, input, mask, logits,
+    attentions; 14 encoder frames > 8 positions)."""
+    import numpy as np
+    import torch
+    import transformers
+    from transformers import MCTCTConfig, MCTCTFeatureExtractor, MCTCTForCTC
+
+    assert transformers.__version__.startswith("4.46"), transformers.__version__
+    rng = np.random.default_rng(SEED)
+    t = np.arange(4800) / 16000  # 0.3 s
+    wave = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 1000 * t)
+            + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+    wave2 = (0.2 * np.sin(2 * np.pi * 700 * t[:3000]) + 0.01 * rng.standard_normal(3000)).astype(np.float32)
+    fe = MCTCTFeatureExtractor()
+    single = fe(wave, sampling_rate=16000)["input_features"][0]
+    batch = fe([wave, wave2], sampling_rate=16000, padding=True, return_tensors="np")
+    torch.manual_seed(SEED)
+    model = MCTCTForCTC(MCTCTConfig(**FIXTURE_CONFIG)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        x = torch.randn(2, 40, FIXTURE_CONFIG["input_feat_per_channel"])
+        mask = torch.ones(2, 40, dtype=torch.long)
+        mask[1, 25:] = 0
+        o = model(x, attention_mask=mask, output_attentions=True)
+    arrays = {"wave": wave, "wave2": wave2, "features_single": single,
+              "features_batch": batch["input_features"], "mask_batch": batch["attention_mask"],
+              "config": np.array(json.dumps(FIXTURE_CONFIG)), "x": x.numpy(), "x_mask": mask.numpy(),
+              "logits": o.logits.numpy()}
+    arrays.update({f"attentions.{i}": a.numpy() for i, a in enumerate(o.attentions)})
+    arrays.update({f"w.{k}": v.numpy() for k, v in model.state_dict().items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    print(f"[4.46] fixture {path}: {path.stat().st_size} bytes")
+
+
 # -- step 2: the lab (transformers 5) ----------------------------------------------------------
 def compare(out: Path) -> int:
     import numpy as np
@@ -178,13 +227,16 @@ def _diff(a, b) -> float:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in ("reference", "compare"):
+    if len(argv) != 3 or argv[1] not in ("reference", "compare", "fixture"):
         print(__doc__)
-        print("usage: mctct_parity.py reference|compare OUTDIR")
+        print("usage: mctct_parity.py reference|compare OUTDIR | fixture FILE.npz")
         return 2
     out = Path(argv[2])
     if argv[1] == "reference":
         reference(out)
+        return 0
+    if argv[1] == "fixture":
+        fixture(out)
         return 0
     return compare(out)
 
