@@ -5,13 +5,16 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SYSSTAMP:= $(VENV)/.system
 SYSTEM_PACKAGES := espeak-ng flite sox ffmpeg libsndfile1 chromium
+# KenLM's lmplz (n-gram LMs for the CTC lab) is built from source: compiler, CMake, Boost, zlib
+SYSTEM_PACKAGES += cmake g++ make libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev
+LMPLZ   := $(BIN)/lmplz
 
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
 .PHONY: setup system app test test-fast bench notebooks clean
 
-setup: $(STAMP) $(SYSSTAMP)
+setup: $(STAMP) $(SYSSTAMP) $(LMPLZ)
 
 # System packages (Debian): installs whichever of SYSTEM_PACKAGES are missing.
 $(SYSSTAMP): Makefile
@@ -32,6 +35,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $@
+
+# KenLM lmplz from the kenlm sdist on PyPI (about a minute; see lab/ctc/kenlm_build.py)
+$(LMPLZ): | $(STAMP) $(SYSSTAMP)
+	$(BIN)/python -m lab.ctc.kenlm_build $(LMPLZ)
 
 app: setup
 	$(BIN)/audiolab app

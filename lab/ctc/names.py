@@ -1,0 +1,150 @@
+"""The CTC family's capture names and the one table of HF module paths per architecture.
+
+Capture names (axes; time bases in ``Trace.time_bases``):
+
+==================================  ==========================================  =================
+name                                axes                                        notes
+==================================  ==========================================  =================
+``input.waveform``                  (sample,)                                   the 16 kHz clip
+``input.waveform_normalized``       (sample,)                                   waveform models: the
+                                                                                ``input_values`` the model
+                                                                                gets (zero mean, unit
+                                                                                variance if ``do_normalize``)
+``input.features``                  (feature_frame, feature_bin)                mel models: ``input_features``
+``input.attention_mask``            (sample,) or (feature_frame,)               ones where there is audio
+``feature_encoder.conv.{i}``        (channel, conv_frame_{i})                   output of conv layer i;
+                                                                                geometry in ``meta["geometry"]``
+``feature_projection.output``       (frame, hidden)                             into the transformer
+``encoder.layers.{i}.attn.pattern`` (head, query_frame, key_frame)              eager attention, fp16
+``encoder.hidden``                  (layer, frame, hidden)                      embeddings + every layer
+``ctc.logits``                      (frame, vocab)                              the CTC head output
+``ctc.probs``                       (frame, vocab)                              softmax of the logits
+``ctc.topk_ids`` / ``ctc.topk_probs`` (frame, top_k)                            best tokens per frame
+``ctc.frame_ids``                   (frame,)                                    argmax id per frame
+==================================  ==========================================  =================
+
+Time bases: ``sample`` (16000), ``feature_frame`` (mel models), ``conv_frame_{i}`` (each conv
+layer's rate), ``frame`` = ``query_frame`` = ``key_frame`` (CTC frames: 50/s for wav2vec2-base).
+A model whose encoder and head have different widths (the zoo's Whisper-CTC) stores
+``encoder.hidden.{i}`` (frame, hidden) per layer instead of one stacked tensor.
+
+Meta (JSON): ``frame_tokens`` (the seed's string: blank ``_``, word delimiter ``|``, e.g.
+``B_R_II_O_N_||_S_AWW_``), ``merged``, ``no_blanks``, ``text``, ``naive_dedupe`` and their frame
+spans (``collapse``), ``words``, ``geometry``, ``frames_per_second``, ``vocab``, ``blank_id``,
+``timings``; ``alignment`` (forced alignment of a reference), ``wer``; ``decoders`` (beam, LM).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import LabError
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """HF module paths of one CTC architecture (keyed by ``config.model_type`` in :data:`ARCH`).
+
+    ``input``: ``"waveform"`` (``input_values``) or ``"features"`` (``input_features``).
+    ``convs``: paths of the feature-encoder / subsampler convolutions, in order; a path ending in
+    ``.*`` stands for every child of that ModuleList. Each module's output is (batch, channel, frame).
+    ``conv_padding``: ``"none"``, ``"half_kernel"`` (k // 2 per side) or a tuple of paddings.
+    ``conv_kernels``/``conv_strides``: fixed geometry when the config has no ``conv_kernel``.
+    ``feature_projection``: module whose output (or output[0]) is (batch, frame, hidden).
+    ``layers``: ModuleList paths of the transformer layers (concatenated, in order).
+    ``attention``: path of the attention module inside one layer; its output[``attn_index``] is the
+    (batch, head, query, key) probability tensor (eager attention). ``attn_needs_flag``: the module
+    returns it only when the model is called with ``output_attentions=True``.
+    ``heads_averaged``: the architecture's attention weights are already averaged over heads
+    (WavLM uses ``torch.nn.functional.multi_head_attention_forward``, which averages).
+    ``head``: the linear CTC head.
+    """
+
+    input: str
+    convs: tuple[str, ...] = ()
+    conv_padding: str | tuple[int, ...] = "none"
+    conv_kernels: tuple[int, ...] | None = None
+    conv_strides: tuple[int, ...] | None = None
+    feature_projection: str | None = None
+    layers: tuple[str, ...] = ()
+    attention: str = "attention"
+    attn_index: int = 1
+    attn_needs_flag: bool = False
+    heads_averaged: bool = False
+    head: str = "lm_head"
+
+    def conv_geometry(self, config) -> tuple[list[int], list[int], list[int]]:
+        """(kernels, strides, paddings) of the convolutions."""
+        kernels = list(self.conv_kernels or getattr(config, "conv_kernel", None) or [])
+        strides = list(self.conv_strides or getattr(config, "conv_stride", None) or [])
+        if not self.convs:
+            return [], [], []
+        if isinstance(self.conv_padding, tuple):
+            pads = list(self.conv_padding)
+        elif self.conv_padding == "half_kernel":
+            pads = [k // 2 for k in kernels]
+        else:
+            pads = [0] * len(kernels)
+        return kernels, strides, pads
+
+
+def _wav(prefix: str, attention: str = "attention", **kw) -> ArchSpec:
+    return ArchSpec(input="waveform", convs=(f"{prefix}.feature_extractor.conv_layers.*",),
+                    feature_projection=f"{prefix}.feature_projection",
+                    layers=(f"{prefix}.encoder.layers",), attention=attention, **kw)
+
+
+ARCH: dict[str, ArchSpec] = {
+    "wav2vec2": _wav("wav2vec2"),
+    "hubert": _wav("hubert"),
+    "wavlm": _wav("wavlm", heads_averaged=True),
+    "data2vec-audio": _wav("data2vec_audio"),
+    "unispeech": _wav("unispeech"),
+    "unispeech-sat": _wav("unispeech_sat"),
+    "wav2vec2-conformer": _wav("wav2vec2_conformer", attention="self_attn"),
+    "wav2vec2-bert": ArchSpec(input="features", feature_projection="wav2vec2_bert.feature_projection",
+                              layers=("wav2vec2_bert.encoder.layers",), attention="self_attn"),
+    # lab/ctc/mctct (M-CTC-T, removed from transformers 5; see /notes/CTC_NOTES.md)
+    "mctct": ArchSpec(input="features", convs=("mctct.encoder.conv.conv_layers.*",),
+                      conv_padding="half_kernel", layers=("mctct.encoder.layers",),
+                      attention="attention.self", attn_needs_flag=True, head="ctc_head"),
+    # lab/zoo/whisper_ctc.py: the frozen Whisper encoder + a trained CTC head
+    "whisper_ctc": ArchSpec(input="features", convs=("encoder.conv1", "encoder.conv2"),
+                            conv_padding=(1, 1), conv_kernels=(3, 3), conv_strides=(1, 2),
+                            layers=("encoder.layers", "head.layers"), attention="self_attn"),
+}
+
+
+def spec_for(config) -> ArchSpec:
+    """The :class:`ArchSpec` of a model config (LabError naming the type when unknown)."""
+    mt = getattr(config, "model_type", None)
+    if mt not in ARCH:
+        raise LabError(f"CTC models of type {mt!r} are not in the lab's module table "
+                       f"(lab/ctc/names.py); known: {', '.join(sorted(ARCH))}")
+    return ARCH[mt]
+
+
+def expand(model, paths) -> list[tuple[str, object]]:
+    """``[(path, module)]`` for paths, expanding ``x.*`` to the children of ModuleList ``x``."""
+    from ..trace import module_at
+
+    out = []
+    for p in paths:
+        if p.endswith(".*"):
+            parent = p[:-2]
+            for i, m in enumerate(module_at(model, parent)):
+                out.append((f"{parent}.{i}", m))
+        else:
+            out.append((p, module_at(model, p)))
+    return out
+
+
+def attention_modules(model, spec: ArchSpec) -> list[tuple[str, object]]:
+    """``[(path, attention module)]`` over every transformer layer, in order."""
+    from ..trace import module_at
+
+    out = []
+    for stack in spec.layers:
+        for i, _ in enumerate(module_at(model, stack)):
+            path = f"{stack}.{i}.{spec.attention}"
+            out.append((path, module_at(model, path)))
+    return out
