@@ -51,10 +51,12 @@ def load(path: str, attn: str = "eager", **kw):
     try:
         model = MCTCTForCTC.from_pretrained(path, attn_implementation="eager", **kw)
     except OSError as exc:
-        if "safetensors" in str(exc) or "model.safetensors" in str(exc):
+        if "safetensors" in str(exc):
             raise LabError(
-                f"{path}: no model.safetensors. The lab loads safetensors only; convert a "
-                f"pytorch_model.bin once with `python -m lab.ctc.mctct.convert DIR`") from None
+                f"{path}: no model.safetensors. The lab loads safetensors only: put the checkpoint "
+                f"in a directory (for a hub id: `huggingface-cli download {path} --local-dir DIR`), "
+                f"convert its pytorch_model.bin once with `python -m lab.ctc.mctct.convert DIR` "
+                f"and load DIR") from None
         raise
     proc_kw = {k: v for k, v in kw.items() if k in _PROC_KW}
     try:
