@@ -4,7 +4,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SYSSTAMP:= $(VENV)/.system
-SYSTEM_PACKAGES := espeak-ng flite sox ffmpeg libsndfile1 chromium
+SYSTEM_PACKAGES := espeak-ng flite sox ffmpeg libsndfile1 chromium wamerican
 # KenLM's lmplz (n-gram LMs for the CTC lab) is built from source: compiler, CMake, Boost, zlib
 SYSTEM_PACKAGES += cmake g++ make libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev zlib1g-dev
 LMPLZ   := $(BIN)/lmplz

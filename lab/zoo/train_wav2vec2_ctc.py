@@ -1,0 +1,229 @@
+"""Train ``tiny-wav2vec2-ctc-en``: a small ``Wav2Vec2ForCTC`` on raw 16 kHz waveform, from scratch.
+
+Architecture: the real wav2vec2 CNN feature encoder (7 conv layers, kernels 10,3,3,3,3,2,2, strides
+5,2,2,2,2,2,2 = 320 samples = 20 ms per frame; 96 channels, layer norm), a 144-wide 4-layer
+transformer (4 heads) with the convolutional relative position embedding, linear CTC head over the
+32-symbol character vocabulary (``<pad>`` = blank, ``|`` = word delimiter).
+
+Training: the synthesized corpus of ``lab.zoo.data`` (same train split as whisper-tiny.en-ctc);
+loss = CTC + a frame-level distillation term (KL to the posteriors of the ``whisper-tiny.en-ctc``
+teacher on the same clip, both models run at 50 frames/s), which lets a from-scratch model learn
+in CPU minutes instead of hours. Held-out evaluation on espeak voices and sentences never trained on.
+Five checkpoints (four intermediate + final) are kept for the "watch the alignment emerge" notebook.
+Weights are stored fp16 and load as fp32.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data
+from .common import VOCAB, cer, encode_text, greedy_decode, tokenizer
+
+ID = "tiny-wav2vec2-ctc-en"
+N_TRAIN, N_HELDOUT = 6000, 300
+STEPS, BATCH_SECONDS, LR = 2400, 48.0, 2e-3
+CHECKPOINTS = (150, 400, 800, 1400)
+KD_WEIGHT, KD_TEMP = 1.0, 1.0
+
+
+def config():
+    from transformers import Wav2Vec2Config
+
+    c = Wav2Vec2Config(
+        vocab_size=len(VOCAB), pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        hidden_size=144, num_hidden_layers=4, num_attention_heads=4, intermediate_size=576,
+        conv_dim=(96,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
+        conv_bias=True, feat_extract_norm="layer", do_stable_layer_norm=True,
+        num_conv_pos_embeddings=64, num_conv_pos_embedding_groups=16,
+        hidden_dropout=0.05, attention_dropout=0.05, activation_dropout=0.0, feat_proj_dropout=0.05,
+        final_dropout=0.0, layerdrop=0.0, apply_spec_augment=True, mask_time_prob=0.05,
+        mask_time_length=5, mask_feature_prob=0.0, ctc_loss_reduction="mean", ctc_zero_infinity=True,
+        word_delimiter_token_id=VOCAB["|"])
+    c.architectures = ["Wav2Vec2ForCTC"]
+    return c
+
+
+def processor():
+    from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2Processor
+
+    fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0,
+                                  do_normalize=True, return_attention_mask=True)
+    return Wav2Vec2Processor(feature_extractor=fe, tokenizer=tokenizer())
+
+
+def normalize(a: np.ndarray) -> np.ndarray:
+    """Wav2Vec2FeatureExtractor's per-clip zero-mean unit-variance normalization."""
+    return (a - a.mean()) / np.sqrt(a.var() + 1e-7)
+
+
+def save_fp16(model, proc, out: Path) -> None:
+    """HF directory with fp16 weights and ``dtype: float32`` in config.json (loads as fp32)."""
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.config.dtype = "float32"
+    model.config.save_pretrained(str(out))
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    proc.save_pretrained(str(out))
+
+
+def teacher_posteriors(specs, log) -> list[torch.Tensor] | None:
+    """Log-posteriors of whisper-tiny.en-ctc on the cached encoder features of ``specs`` (or None)."""
+    import hashlib
+
+    from safetensors.torch import load_file
+
+    from .build import ZOO, WHISPER_CTC_ID, whisper_ctc_config
+    from .whisper_ctc import WhisperCTCForCTC
+
+    h = hashlib.sha1("".join(s.key() for s in specs).encode()).hexdigest()[:10]
+    feat = data.data_cache() / f"whisper-enc-train-{len(specs)}-{h}.pt"
+    head = ZOO / WHISPER_CTC_ID / "head.safetensors"
+    if not feat.is_file() or not head.is_file():
+        log(f"no teacher ({feat.name} or {head} missing): CTC only")
+        return None
+    recipe = json.loads((ZOO / WHISPER_CTC_ID / "recipe.json").read_text())
+    cfg = whisper_ctc_config({"encoder_layers": 0}, recipe["head"])
+    t = WhisperCTCForCTC(cfg).eval()
+    t.load_state_dict({k: v.float() for k, v in load_file(str(head)).items()}, strict=False)
+    feats = torch.load(feat)
+    out = []
+    with torch.no_grad():
+        for f in feats:
+            out.append(F.log_softmax(t.head_logits(f.float()[None])[0], -1).to(torch.float16))
+    log(f"teacher posteriors for {len(out)} clips")
+    return out
+
+
+def _batches(lengths: np.ndarray, rng, seconds: float):
+    """Length-bucketed batches of about ``seconds`` of padded audio, shuffled."""
+    order = np.argsort(lengths + rng.uniform(0, 8000, len(lengths)))
+    batches, cur = [], []
+    for i in order:
+        if cur and (len(cur) + 1) * lengths[i] / data.SAMPLE_RATE > seconds:
+            batches.append(cur)
+            cur = []
+        cur.append(int(i))
+    if cur:
+        batches.append(cur)
+    rng.shuffle(batches)
+    return batches
+
+
+def _collate(audio, idx):
+    n = max(len(audio[i]) for i in idx)
+    x = torch.zeros(len(idx), n)
+    m = torch.zeros(len(idx), n, dtype=torch.long)
+    for j, i in enumerate(idx):
+        x[j, : len(audio[i])] = torch.from_numpy(normalize(audio[i]))
+        m[j, : len(audio[i])] = 1
+    return x, m
+
+
+def evaluate(model, audio, texts) -> tuple[float, list[str], float]:
+    """(CER, hypotheses, blank fraction) with greedy decoding, one clip at a time."""
+    model.eval()
+    hyps, blank, frames = [], 0, 0
+    with torch.no_grad():
+        for a in audio:
+            ids = model(torch.from_numpy(normalize(a))[None]).logits.argmax(-1)[0]
+            hyps.append(greedy_decode(ids))
+            blank += int((ids == 0).sum())
+            frames += ids.numel()
+    return cer(list(texts), hyps), hyps, blank / max(frames, 1)
+
+
+def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
+    from transformers import Wav2Vec2ForCTC
+
+    t_start = time.time()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n_train, n_held, steps = (N_TRAIN, N_HELDOUT, STEPS) if not quick else (64, 16, 12)
+    ckpts = CHECKPOINTS if not quick else (4, 8)
+    cache = data.data_cache()
+    tr_audio, tr_specs = data.corpus("train", n_train, seed, cache=cache)
+    he_audio, he_specs = data.corpus("heldout", n_held, seed, cache=cache)
+    he_texts = [s.text for s in he_specs]
+    labels = [encode_text(s.text) for s in tr_specs]
+    teacher = teacher_posteriors(tr_specs, log) if KD_WEIGHT > 0 else None
+    lengths = np.array([len(a) for a in tr_audio])
+    log(f"data: {n_train} clips, {lengths.sum() / 16000 / 3600:.2f} h")
+
+    model = Wav2Vec2ForCTC(config())
+    model.config._attn_implementation = "eager"  # the shipped config loads eager when asked
+    proc = processor()
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"params {n_params}")
+    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01, betas=(0.9, 0.98))
+    warm = max(1, steps // 12)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    outp = Path(out)
+    ck_dir = outp / "checkpoints"
+    shutil.rmtree(ck_dir, ignore_errors=True)
+    history, batches, t0 = [], [], time.time()
+    for step in range(steps):
+        model.train()
+        if not batches:
+            batches = _batches(lengths, rng, BATCH_SECONDS)
+        idx = batches.pop()
+        x, m = _collate(tr_audio, idx)
+        L = max(len(labels[i]) for i in idx)
+        y = torch.full((len(idx), L), -100, dtype=torch.long)
+        for j, i in enumerate(idx):
+            y[j, : len(labels[i])] = torch.tensor(labels[i])
+        o = model(x, attention_mask=m, labels=y)
+        loss, ctc = o.loss, o.loss.item()
+        kd = 0.0
+        if teacher is not None:
+            lp = F.log_softmax(o.logits / KD_TEMP, -1)
+            flen = model._get_feat_extract_output_lengths(m.sum(-1))
+            terms = []
+            for j, i in enumerate(idx):
+                tlp = teacher[i].float()
+                n = int(min(flen[j], tlp.shape[0]))
+                terms.append(F.kl_div(lp[j, :n], tlp[:n] / KD_TEMP, log_target=True, reduction="batchmean"))
+            kd_loss = torch.stack(terms).mean()
+            kd = kd_loss.item()
+            loss = loss + KD_WEIGHT * kd_loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == steps - 1:
+            log(f"step {step} ctc {ctc:.3f} kd {kd:.3f} lr {sched.get_last_lr()[0]:.2e} "
+                f"({time.time() - t0:.0f}s)")
+        if step + 1 in ckpts:
+            c, _, b = evaluate(model, he_audio[:50], he_texts[:50])
+            history.append({"step": step + 1, "heldout50_cer": round(c, 4), "blank_fraction": round(b, 3)})
+            log(f"  checkpoint {step + 1}: held-out(50) CER {c:.4f} blank {b:.2f}")
+            save_fp16(model, proc, ck_dir / f"step-{step + 1:05d}")
+    t_train = time.time() - t0
+    save_fp16(model, proc, outp)
+    loaded = Wav2Vec2ForCTC.from_pretrained(str(outp)).eval()  # evaluate what ships (fp16 -> fp32)
+    c_he, hyps, blank = evaluate(loaded, he_audio, he_texts)
+    fl_audio, fl_specs = data.corpus("flite", 100, seed, cache=cache)
+    c_fl, _, _ = evaluate(loaded, fl_audio, [s.text for s in fl_specs])
+    save_fp16(loaded, proc, ck_dir / f"step-{steps:05d}")
+    history.append({"step": steps, "heldout_cer": round(c_he, 4), "blank_fraction": round(blank, 3)})
+    log(f"final: held-out CER {c_he:.4f} flite slt CER {c_fl:.4f} blank {blank:.2f}")
+    size = (outp / "model.safetensors").stat().st_size
+    summary = {"id": ID, "heldout_cer": round(c_he, 4), "flite_slt_cer": round(c_fl, 4),
+               "blank_fraction": round(blank, 3), "params": n_params, "model_bytes": size,
+               "steps": steps, "kd_weight": KD_WEIGHT if teacher is not None else 0.0,
+               "train_seconds": round(t_train), "total_seconds": round(time.time() - t_start),
+               "threads": torch.get_num_threads(), "history": history,
+               "examples": [{"ref": s.text, "hyp": h, "voice": s.voice} for s, h in zip(he_specs[:6], hyps[:6])]}
+    (outp / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary

@@ -1,0 +1,214 @@
+"""Train ``whisper-tiny.en-ctc``: a small CTC head on the frozen Whisper tiny.en encoder.
+
+Recipe: synthesize train clips (``lab.zoo.data``, espeak-ng + flite, augmented), run the frozen
+encoder once per clip (unpadded, batch 1) and keep its output (fp16); train the head (projection
+384->256, 2 pre-norm attention layers, linear to the 32-char vocabulary) with CTC on those features;
+evaluate greedy-decoding CER on held-out espeak voices + unseen sentences, and on flite ``slt``
+(never heard in training). Ships the head (fp16) + ``recipe.json``; the resolver builds the full model.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data
+from .common import VOCAB, cer, encode_text, greedy_decode
+
+HEAD = {"head_layers": 2, "head_dim": 256, "head_heads": 4, "head_ffn_dim": 1024, "dropout": 0.1}
+N_TRAIN, N_HELDOUT, N_FLITE = 6000, 300, 100
+STEPS, BATCH, LR = 3000, 32, 1e-3
+
+
+def _features(model, fe, audio: list[np.ndarray], log) -> list[torch.Tensor]:
+    out = []
+    t0 = time.time()
+    with torch.no_grad():
+        for i, a in enumerate(audio):
+            x = fe(a, sampling_rate=data.SAMPLE_RATE, return_tensors="pt").input_features
+            out.append(model.encode(x)[0].to(torch.float16))
+            if i % 1000 == 999:
+                log(f"  encoded {i + 1}/{len(audio)} ({time.time() - t0:.0f}s)")
+    return out
+
+
+def _cached_features(name, model, fe, audio, specs, log):
+    import hashlib
+
+    h = hashlib.sha1("".join(s.key() for s in specs).encode()).hexdigest()[:10]
+    path = data.data_cache() / f"whisper-enc-{name}-{len(specs)}-{h}.pt"
+    if path.is_file():
+        return torch.load(path)
+    feats = _features(model, fe, audio, log)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(feats, path)
+    return feats
+
+
+def _batch(feats, labels, idx, train: bool, rng):
+    T = max(feats[i].shape[0] for i in idx)
+    x = torch.zeros(len(idx), T, feats[idx[0]].shape[1])
+    mask = torch.zeros(len(idx), T, dtype=torch.long)
+    L = max(len(labels[i]) for i in idx)
+    y = torch.full((len(idx), L), -100, dtype=torch.long)
+    for j, i in enumerate(idx):
+        f = feats[i].float()
+        if train:  # time masking: two spans of up to 6 frames
+            f = f.clone()
+            for _ in range(2):
+                if rng.random() < 0.5:
+                    w = int(rng.integers(1, 7))
+                    s = int(rng.integers(0, max(1, f.shape[0] - w)))
+                    f[s:s + w] = 0
+        x[j, : f.shape[0]] = f
+        mask[j, : f.shape[0]] = 1
+        y[j, : len(labels[i])] = torch.tensor(labels[i])
+    return x, mask, y
+
+
+def _head_loss(model, x, mask, y):
+    logits = model.head_logits(x, mask)
+    return model.ctc_loss(logits, y, mask.sum(-1)), logits
+
+
+def evaluate(model, feats, texts, bs=32) -> tuple[float, list[str]]:
+    model.eval()
+    hyps = []
+    with torch.no_grad():
+        for s in range(0, len(feats), bs):
+            idx = list(range(s, min(s + bs, len(feats))))
+            x, mask, _ = _batch(feats, [[0]] * len(feats), idx, False, None)
+            logits = model.head_logits(x, mask)
+            for j, i in enumerate(idx):
+                hyps.append(greedy_decode(logits[j, : feats[i].shape[0]].argmax(-1)))
+    return cer(list(texts), hyps), hyps
+
+
+def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
+    from ..models import resolve
+    from .build import assemble_whisper_ctc, whisper_ctc_config
+    from .whisper_ctc import WhisperCTCFeatureExtractor, WhisperCTCForCTC
+
+    t_start = time.time()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n_train, n_held, n_flite, steps = (N_TRAIN, N_HELDOUT, N_FLITE, STEPS) if not quick else (64, 16, 8, 20)
+    w = resolve("whisper-tiny.en", attention=False)
+    whisper_dir = Path(w.path)
+    cfg = whisper_ctc_config(json.loads((whisper_dir / "config.json").read_text()), HEAD)
+    model = WhisperCTCForCTC(cfg)
+    model.encoder.load_state_dict(w.model.model.encoder.state_dict())
+    model.freeze_encoder()
+    model.encoder.eval()
+    del w
+    fe = WhisperCTCFeatureExtractor.from_pretrained(str(whisper_dir))
+
+    cache = data.data_cache()
+    t0 = time.time()
+    tr_audio, tr_specs = data.corpus("train", n_train, seed, cache=cache)
+    he_audio, he_specs = data.corpus("heldout", n_held, seed, cache=cache)
+    fl_audio, fl_specs = data.corpus("flite", n_flite, seed, cache=cache)
+    hours = sum(len(a) for a in tr_audio) / data.SAMPLE_RATE / 3600
+    log(f"data: {n_train} train clips ({hours:.2f} h), {n_held} held-out, {n_flite} flite "
+        f"({time.time() - t0:.0f}s)")
+    t0 = time.time()
+    tr = _cached_features("train", model, fe, tr_audio, tr_specs, log)
+    he = _cached_features("heldout", model, fe, he_audio, he_specs, log)
+    fl = _cached_features("flite", model, fe, fl_audio, fl_specs, log)
+    t_feat = time.time() - t0
+    log(f"encoder features: {t_feat:.0f}s")
+    del tr_audio
+    labels = [encode_text(s.text) for s in tr_specs]
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    n_head = sum(p.numel() for p in params)
+    opt = torch.optim.AdamW(params, lr=LR, weight_decay=0.01)
+    warm = max(1, steps // 15)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    t0 = time.time()
+    history = []
+    order = np.arange(len(tr))
+    pos = len(order)
+    for step in range(steps):
+        model.head.train()
+        if pos + BATCH > len(order):
+            rng.shuffle(order)
+            pos = 0
+        idx = order[pos:pos + BATCH].tolist()
+        pos += BATCH
+        x, mask, y = _batch(tr, labels, idx, True, rng)
+        loss, _ = _head_loss(model, x, mask, y)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"step {step} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
+        if (step + 1) % 500 == 0 or step == steps - 1:
+            c, _ = evaluate(model, he, [s.text for s in he_specs])
+            history.append({"step": step + 1, "heldout_cer": round(c, 4)})
+            log(f"  held-out CER {c:.4f}")
+    t_train = time.time() - t0
+
+    # ship: head in fp16; evaluate the shipped (fp16-rounded) weights
+    head_state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
+                  if not k.startswith("encoder.")}
+    model.load_state_dict({k: v.float() for k, v in head_state.items()}, strict=False)
+    c_he, hyp_he = evaluate(model, he, [s.text for s in he_specs])
+    c_fl, hyp_fl = evaluate(model, fl, [s.text for s in fl_specs])
+    blank = _blank_fraction(model, he)
+    log(f"final (fp16 head): held-out CER {c_he:.4f}, flite slt CER {c_fl:.4f}, blank frames {blank:.2f}")
+
+    outp = Path(out)
+    outp.mkdir(parents=True, exist_ok=True)
+    from safetensors.torch import save_file
+
+    save_file(head_state, str(outp / "head.safetensors"), metadata={"format": "pt"})
+    head_cfg = {k: v for k, v in HEAD.items()}
+    head_cfg["vocab_size"] = len(VOCAB)
+    recipe = {"base": "whisper-tiny.en", "head": head_cfg, "seed": seed,
+              "data": {"train": n_train, "heldout": n_held, "flite": n_flite, "train_hours": round(hours, 3)},
+              "steps": steps, "batch": BATCH, "lr": LR}
+    (outp / "recipe.json").write_text(json.dumps(recipe, indent=1) + "\n")
+    # end-to-end check through the assembled HF directory on a few held-out clips
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        assemble_whisper_ctc(Path(tmp), whisper_dir, head_state, head_cfg)
+        from transformers import AutoModelForCTC, AutoProcessor
+
+        m = AutoModelForCTC.from_pretrained(tmp).eval()
+        proc = AutoProcessor.from_pretrained(tmp)
+        e2e = []
+        with torch.no_grad():
+            for a in he_audio[:20]:
+                iv = proc(a, sampling_rate=16000, return_tensors="pt").input_features
+                e2e.append(proc.batch_decode(m(iv).logits.argmax(-1))[0])
+        c_e2e = cer([s.text for s in he_specs[:20]], e2e)
+    total = time.time() - t_start
+    summary = {"id": "whisper-tiny.en-ctc", "heldout_cer": round(c_he, 4), "flite_slt_cer": round(c_fl, 4),
+               "e2e_cer_first20": round(c_e2e, 4), "blank_fraction": round(blank, 3),
+               "head_params": n_head, "head_bytes": (outp / "head.safetensors").stat().st_size,
+               "steps": steps, "train_seconds": round(t_train), "feature_seconds": round(t_feat),
+               "total_seconds": round(total), "threads": torch.get_num_threads(), "history": history,
+               "examples": [{"ref": s.text, "hyp": h, "voice": s.voice}
+                            for s, h in zip(he_specs[:5], hyp_he[:5])]
+               + [{"ref": s.text, "hyp": h, "voice": "flite " + s.voice} for s, h in zip(fl_specs[:3], hyp_fl[:3])]}
+    (outp / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _blank_fraction(model, feats) -> float:
+    n = b = 0
+    with torch.no_grad():
+        for f in feats[:50]:
+            ids = model.head_logits(f.float()[None]).argmax(-1)
+            n += ids.numel()
+            b += int((ids == 0).sum())
+    return b / max(n, 1)

@@ -1,0 +1,79 @@
+"""whisper-tiny.en-ctc: the frozen Whisper encoder + trained CTC head, built by the resolver."""
+import pytest
+import torch
+
+from lab.audio import load_audio
+from lab.zoo.common import cer
+
+
+def _tiny():
+    from lab.zoo.whisper_ctc import WhisperCTCConfig, WhisperCTCForCTC
+
+    cfg = WhisperCTCConfig(d_model=64, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=128,
+                           head_dim=32, head_heads=2, head_ffn_dim=64, head_layers=2)
+    cfg._attn_implementation = "eager"
+    return WhisperCTCForCTC(cfg).eval()
+
+
+def test_tiny_forward_shapes_attentions_and_loss():
+    m = _tiny()
+    x = torch.randn(2, 80, 301)
+    o = m(x, labels=torch.tensor([[5, 6, 7], [5, -100, -100]]), output_attentions=True,
+          output_hidden_states=True)
+    assert o.logits.shape == (2, 151, 32)  # ceil(301 / 2) frames at 50/s
+    assert len(o.attentions) == 4 and o.attentions[0].shape == (2, 2, 151, 151)
+    assert torch.allclose(o.attentions[-1].sum(-1), torch.ones(2, 2, 151), atol=1e-5)
+    assert len(o.hidden_states) == 1 + 2 + 1 + 2
+    assert torch.isfinite(o.loss)
+
+
+def test_tiny_batch_padding_matches_single():
+    m = _tiny()
+    a, b = torch.randn(1, 80, 200), torch.randn(1, 80, 120)
+    pad = torch.cat([a, torch.nn.functional.pad(b, (0, 80))])
+    mask = torch.zeros(2, 200, dtype=torch.long)
+    mask[0] = 1
+    mask[1, :120] = 1
+    with torch.no_grad():
+        # the head alone honours the mask exactly (the convolutions see the padding, as in Whisper)
+        enc = torch.cat([m.encode(a), torch.nn.functional.pad(m.encode(b), (0, 0, 0, 40))])
+        single = m.head_logits(m.encode(b))
+        both = m.head_logits(enc, mask[:, ::2])
+    assert torch.allclose(both[1, :60], single[0], atol=1e-5)
+
+
+def test_tiny_save_load_roundtrip_through_resolver(tmp_path):
+    from lab.models import resolve
+    from lab.zoo.common import tokenizer
+    from lab.zoo.whisper_ctc import WhisperCTCFeatureExtractor
+    from transformers import Wav2Vec2Processor
+
+    m = _tiny()
+    m.save_pretrained(tmp_path)
+    Wav2Vec2Processor(feature_extractor=WhisperCTCFeatureExtractor(), tokenizer=tokenizer()).save_pretrained(tmp_path)
+    L = resolve(str(tmp_path))
+    assert L.family == "ctc" and type(L.model).__name__ == "WhisperCTCForCTC"
+    feats = L.processor(audio=torch.zeros(16000).numpy() + 0.01, sampling_rate=16000, return_tensors="pt")
+    assert feats.input_features.shape[-1] == 100  # padded to the clip, not to 30 s
+    x = torch.randn(1, 80, 100)
+    assert torch.allclose(L.model(x).logits, m(x).logits, atol=1e-5)
+
+
+@pytest.mark.real
+def test_whisper_ctc_heldout_cer(heldout_speech):
+    from lab.models import resolve
+
+    L = resolve("whisper-tiny.en-ctc")
+    assert L.weights_source.startswith("bundle:whisper-tiny.en-ctc")
+    refs, hyps, blank, frames = [], [], 0, 0
+    with torch.no_grad():
+        for path, text in heldout_speech:
+            a = load_audio(path)
+            feats = L.processor(audio=a.samples, sampling_rate=16000, return_tensors="pt")
+            ids = L.model(**feats).logits.argmax(-1)
+            hyps.append(L.processor.batch_decode(ids)[0])
+            refs.append(text)
+            blank += int((ids == 0).sum())
+            frames += ids.numel()
+    assert cer(refs, hyps) <= 0.08, list(zip(refs, hyps))
+    assert blank / frames > 0.5  # peaky CTC: most frames are blank
