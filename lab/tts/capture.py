@@ -54,14 +54,24 @@ from .vocoder import GRIFFIN_LIM, HIFIGAN, MelParams, griffin_lim, vocode
 
 # -- models --------------------------------------------------------------------------------
 def no_model_message() -> str:
-    from lab.models import offline_ids
+    from lab.models import BUNDLES, ZOO_DIR, family_of_dir, offline_ids
 
-    ids = ", ".join(offline_ids()) or "none"
-    return ("no offline text-to-speech model is installed here yet (the model-zoo issue adds one); "
-            f"offline ids available: {ids} (none is a TTS model). Give a model: a directory "
+    ids = offline_ids()
+    tts = [i for i in ids if i not in BUNDLES and _safe_family(family_of_dir, ZOO_DIR / i) == "tts"]
+    listing = ", ".join(ids) or "none"
+    have = (f"offline TTS ids here: {', '.join(tts)} (pass one as the model)" if tts
+            else "no offline text-to-speech model is installed here yet (the model-zoo issue adds one)")
+    return (f"no default TTS model: {have}; offline ids available: {listing}. Give a model: a directory "
             "holding a SpeechT5ForTextToSpeech saved with its SpeechT5Processor, "
             "'microsoft/speecht5_tts' where the hub or the HF cache has it, or "
             f"'{TINY_ID}' (an untrained tiny model: real plumbing, noise for audio).")
+
+
+def _safe_family(fn, path) -> str:
+    try:
+        return fn(path)
+    except Exception:
+        return ""
 
 
 def model_ref(model_id: str | None) -> str:
