@@ -77,9 +77,9 @@ def head_row(config, head: str, n_samples: int = 16000) -> dict[str, Any]:
             layers=[f"lm_head Linear({out_hidden} -> {vocab})"],
             params=out_hidden * vocab + vocab,
             output_axes=("frame", "vocab"), output_shape=(t, vocab),
-            loss=(f"CTC (blank = pad_token_id {config.pad_token_id}, reduction "
-                  f"'{config.ctc_loss_reduction}', zero_infinity {config.ctc_zero_infinity}) "
-                  "on log-softmax frames vs a shorter label sequence"),
+            loss=(f"CTC over log-softmax frames vs a shorter label sequence (blank = pad_token_id "
+                  f"{config.pad_token_id}, reduction '{config.ctc_loss_reduction}', "
+                  f"zero_infinity {config.ctc_zero_infinity})"),
             reads=["hidden_size", "vocab_size", "pad_token_id", "ctc_loss_reduction",
                    "ctc_zero_infinity"])
     elif head == "sequence":
