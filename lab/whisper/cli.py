@@ -1,0 +1,79 @@
+"""Whisper: greedy step-by-step decoding with attention, top-k, word timestamps, WER, beam tree."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import LabError
+from ..trace import CapturePolicy
+
+DEFAULT_MODEL = "whisper-tiny.en"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("file", help="audio file (wav/flac/ogg/mp3); > 30 s is traced in 30 s windows")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id or HF directory (default {DEFAULT_MODEL})")
+    p.add_argument("--out", default=None, help="save the trace here (tensors.safetensors + trace.json; "
+                                               "long audio: one sub-directory per window)")
+    p.add_argument("--reference", default=None, help="reference text: adds word/char error rates")
+    p.add_argument("--beam", type=int, default=None, help="also run beam search of this size")
+    p.add_argument("--top-k", type=int, default=5, help="alternatives kept per step (default 5)")
+    p.add_argument("--max-steps", type=int, default=None, help="decoder step limit (default: the model's)")
+    p.add_argument("--language", default=None, help="multilingual checkpoints: language (default: detect)")
+    p.add_argument("--task", default=None, choices=["transcribe", "translate"])
+    p.add_argument("--no-words", action="store_true", help="skip word timestamps")
+
+
+def _steps(trace, window: int | None = None) -> list[dict]:
+    out = []
+    for s in trace.steps:
+        d = {"index": s["index"], "token": s["token"], "token_id": s["token_id"], "prob": s["prob"],
+             "top_k": s["top_k"]}
+        if window is not None:
+            d["window"] = window
+        out.append(d)
+    return out
+
+
+def run(args) -> dict:
+    from ..audio import load_audio
+    from ..models import load_cached
+    from .capture import WINDOW_SECONDS
+    from .long import trace_long
+    from .tracer import trace_whisper
+
+    if args.beam is not None and args.beam < 1:
+        raise LabError(f"--beam must be >= 1, got {args.beam}")
+    audio = load_audio(args.file)
+    loaded = load_cached(args.model, family="whisper")
+    kw = dict(top_k=args.top_k, max_steps=args.max_steps, beam_size=args.beam,
+              word_timestamps=not args.no_words, language=args.language, task=args.task)
+    result = {"model": loaded.model_id, "weights_source": loaded.weights_source,
+              "file": str(args.file), "seconds": round(audio.seconds, 3)}
+    if audio.seconds <= WINDOW_SECONDS:
+        tr = trace_whisper(audio, loaded, reference=args.reference, policy=CapturePolicy(), **kw)
+        result.update(text=tr.meta["text"], tokens=tr.tokens, token_ids=tr.meta["token_ids"],
+                      steps=_steps(tr), stop_reason=tr.meta["stop_reason"], words=tr.meta["words"],
+                      prompt=tr.meta["prompt"], language=tr.meta.get("language"))
+        if args.reference is not None:
+            result["wer"] = tr.meta["wer"]
+        if "beam" in tr.meta:
+            b = tr.meta["beam"]
+            result["beam"] = {k: b[k] for k in ("beam_size", "best_text", "best_tokens", "finished", "stop_reason")}
+        if args.out:
+            result["saved"] = str(tr.save(args.out))
+        return result
+    lr = trace_long(audio, loaded, reference=args.reference, **kw)
+    result.update(text=lr.text, tokens=[t for tr in lr.traces for t in tr.tokens],
+                  token_ids=[i for tr in lr.traces for i in tr.meta["token_ids"]],
+                  steps=[s for k, tr in enumerate(lr.traces) for s in _steps(tr, k)],
+                  stop_reason=[tr.meta["stop_reason"] for tr in lr.traces], words=lr.words,
+                  windows=lr.windows)
+    if args.reference is not None:
+        result["wer"] = lr.wer
+    if args.beam and args.beam > 1:
+        result["beam"] = [{"window": k, "best_text": tr.meta["beam"]["best_text"]} for k, tr in enumerate(lr.traces)]
+    if args.out:
+        for k, tr in enumerate(lr.traces):
+            tr.save(Path(args.out) / f"window_{k:03d}")
+        result["saved"] = str(args.out)
+    return result
