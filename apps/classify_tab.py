@@ -1,0 +1,265 @@
+"""The Classify tab: what an audio classifier looks at.
+
+AST: the filterbank cut into overlapping 16 x 16 patches, a patch picker (sliders) showing that
+patch's pixels and its attention, CLS attention and rollout over the spectrogram, top-k labels.
+wav2vec2 / HuBERT sequence classifiers: each frame's share of the logit. Frame classifiers: labels
+as a timeline under the waveform. Plus one encoder with its three heads (CTC, sequence, frame).
+
+Handlers (``api_name`` for gradio_client): ``/classify`` (run), ``/patch`` (patch picker),
+``/overlay`` (attention / rollout over the spectrogram), ``/contribution`` (sequence models).
+The Trace stays on the server in ``gr.State``; only figures go to the browser.
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import logging
+from pathlib import Path
+
+import gradio as gr
+
+from apps import factory
+from lab import models
+from lab.classify import three_heads, trace_classify
+from lab.errors import LabError
+from lab.trace import CapturePolicy
+from lab.viz import classify as cv
+
+TITLE = "Classify"
+FAMILY = "classify"
+CLIPS = Path(__file__).resolve().parents[1] / "assets" / "clips"
+log = logging.getLogger(__name__)
+
+# the app keeps what its views need: no per-head attention patterns (the AST rollout, the CLS
+# attention and the head-averaged maps are computed during the run and kept)
+APP_POLICY = CapturePolicy(names=["input.*", "ast.*", "cls.*", "frames.*", "encoder.hidden"])
+
+DEMO = {"demo: tiny random AST": "ast", "demo: tiny random wav2vec2 (sequence)": "wav2vec2-seq",
+        "demo: tiny random wav2vec2 (frame)": "wav2vec2-frame"}
+
+ABOUT = """### What does a classifier look at?
+**AST** turns the clip into a 128-band filterbank (100 frames/s), cuts it into **overlapping
+16 x 16 patches** (stride 10: each patch shares 6 rows/columns with its neighbours), and lets a
+transformer read the patches plus a CLS token. Pick a patch with the sliders to see its pixels
+and where it looks. **wav2vec2 / HuBERT** classifiers average their frames into one vector: the
+contribution plot splits the winning logit exactly over the frames. **Frame classifiers** label
+every 20 ms. No offline real classifier ships yet: the *demo* models have **random weights** (real
+shapes and mechanics, meaningless labels)."""
+
+
+def model_choices() -> list[str]:
+    ids = [m.id for m in models.KNOWN if m.family == FAMILY]
+    from lab.classify.cli import offline_classify_ids
+
+    return offline_classify_ids() + ids + list(DEMO)
+
+
+def default_model() -> str:
+    from lab.classify.cli import offline_classify_ids
+
+    zoo = offline_classify_ids()
+    return zoo[0] if zoo else next(iter(DEMO))
+
+
+def _demo_dir(kind: str) -> str:
+    """Build (once) the demo model's directory in the lab cache."""
+    from lab.classify.tiny import make_tiny
+
+    d = models.cache_dir() / "classify-demo" / kind
+    if not (d / "config.json").is_file():
+        make_tiny(kind, d, **({"max_length": 1024} if kind == "ast" else {}))
+    return str(d)
+
+
+def _load(model_id: str):
+    if not model_id:
+        raise LabError("pick a model")
+    if model_id in DEMO:
+        loaded = factory.get(_demo_dir(DEMO[model_id]), FAMILY)
+        return dataclasses.replace(loaded, model_id=model_id,
+                                   weights_source=f"random weights (demo), {loaded.weights_source}")
+    return factory.get(model_id, FAMILY)
+
+
+def _error_box(msg: str) -> str:
+    return (f'<div style="border:2px solid #d62728;border-radius:6px;padding:8px">'
+            f'⚠️ {html.escape(msg)}</div>')
+
+
+def _status(trace) -> str:
+    m = trace.meta
+    random = "random" in trace.weights_source or trace.model_id in DEMO
+    parts = [f"✅ **{m['architecture']}** · `{html.escape(trace.model_id)}` "
+             f"({html.escape(trace.weights_source)})",
+             f"probabilities: **{m['activation']}** ({html.escape(m['activation_rule'])})"]
+    if m["kind"] == "ast":
+        F, T = m["patch_grid"]
+        parts.append(f"patch grid **{F} x {T} = {m['n_patches']}** patches; audio fills "
+                     f"{m['n_content_time_patches']} of {T} patch columns")
+    else:
+        parts.append(f"{m['n_frames']} encoder frames ({m['n_content_frames']} hold audio)")
+    if trace.model_id in DEMO or random:
+        parts.append("⚠️ **random weights**: the labels mean nothing, the mechanics are real")
+    parts += [f"note: {html.escape(n)}" for n in m.get("notes", [])]
+    return "<br>".join(parts)
+
+
+def _heads_md(loaded, n_samples: int) -> str:
+    cfg = loaded.model.config
+    if not hasattr(cfg, "conv_stride"):
+        cfg = None
+    if cfg is None:
+        from lab.classify.tiny import tiny_config
+
+        cfg = tiny_config("wav2vec2-seq")
+        note = ("AST has one head (mean of CLS and distillation -> LayerNorm -> Linear). Below: the "
+                "three heads a wav2vec2-style encoder can wear (the demo's tiny config).\n\n")
+    else:
+        note = "The encoder of this model with each of its three possible heads:\n\n"
+    return note + cv.heads_markdown(three_heads(cfg, n_samples=max(n_samples, 400)))
+
+
+OUTPUTS = ["status", "topk_plot", "ast_group", "grid_plot", "overlay_plot", "patch_f", "patch_t",
+           "layer", "head", "pixels_plot", "patch_attn_plot", "seq_group", "label", "contrib_plot",
+           "pool_plot", "frames_group", "timeline_plot", "heads_md", "describe", "trace"]
+
+
+def classify(audio, model_id, top_k):
+    """Run the classifier; fill the views of its kind (AST / sequence / frames)."""
+    out = dict.fromkeys(OUTPUTS, gr.skip())
+    try:
+        if not audio:
+            raise LabError("no audio: upload a file, record with the microphone or pick an example")
+        loaded = _load(model_id)
+        trace = trace_classify(audio, loaded, top_k=int(top_k), policy=APP_POLICY)
+        kind = trace.meta["kind"]
+        out.update(status=_status(trace), topk_plot=cv.top_k_figure(trace, int(top_k)),
+                   ast_group=gr.update(visible=kind == "ast"),
+                   seq_group=gr.update(visible=kind == "sequence"),
+                   frames_group=gr.update(visible=kind == "frames"),
+                   heads_md=_heads_md(loaded, len(trace["input.waveform"])),
+                   describe=trace.describe(), trace=trace)
+        if kind == "ast":
+            F, T = trace.meta["patch_grid"]
+            f, t = F // 2, min(T - 1, trace.meta["n_content_time_patches"] // 2)
+            L, H = trace["ast.cls_attention"].shape[:2]
+            out.update(grid_plot=cv.spectrogram_figure(trace, patch=(f, t)),
+                       overlay_plot=cv.spectrogram_figure(trace, overlay="rollout", grid=False),
+                       patch_f=gr.update(maximum=F - 1, value=f),
+                       patch_t=gr.update(maximum=T - 1, value=t),
+                       layer=gr.update(maximum=max(L - 1, 1), value=L - 1),
+                       head=gr.update(maximum=max(H - 1, 1), value=0),
+                       pixels_plot=cv.patch_figure(trace, f, t),
+                       patch_attn_plot=cv.patch_attention_figure(trace, f, t))
+        elif kind == "sequence":
+            best = trace.meta["top_k"][0]["label"]
+            out.update(label=gr.update(choices=trace.meta["labels"], value=best),
+                       contrib_plot=cv.contribution_figure(trace, best),
+                       pool_plot=cv.pooling_figure(trace))
+        else:
+            out.update(timeline_plot=cv.frame_timeline_figure(trace))
+    except LabError as exc:
+        gr.Warning(str(exc))
+        out = dict.fromkeys(OUTPUTS, gr.skip())
+        out["status"] = _error_box(str(exc))
+    except Exception as exc:  # a bug, not the user's fault: log it, keep serving
+        log.exception("classify failed")
+        msg = f"internal error ({type(exc).__name__}): {exc}"
+        gr.Warning(msg)
+        out = dict.fromkeys(OUTPUTS, gr.skip())
+        out["status"] = _error_box(msg)
+    return [out[k] for k in OUTPUTS]
+
+
+def show_patch(trace, f, t, layer):
+    """The patch picker: the grid with that patch outlined, its pixels, its attention."""
+    if trace is None or trace.meta.get("kind") != "ast":
+        return gr.skip(), gr.skip(), gr.skip()
+    try:
+        f, t, layer = int(f), int(t), int(layer)
+        return (cv.spectrogram_figure(trace, patch=(f, t)), cv.patch_figure(trace, f, t),
+                cv.patch_attention_figure(trace, f, t, layer=layer))
+    except LabError as exc:
+        gr.Warning(str(exc))
+        return gr.skip(), gr.skip(), gr.skip()
+
+
+def show_overlay(trace, which, layer, head):
+    """Rollout, or the CLS attention of one layer (head mean or one head), over the spectrogram."""
+    if trace is None or trace.meta.get("kind") != "ast":
+        return gr.skip()
+    try:
+        if which == "rollout":
+            return cv.spectrogram_figure(trace, overlay="rollout", grid=False)
+        h = None if which == "CLS attention (head mean)" else int(head)
+        return cv.spectrogram_figure(trace, overlay="cls", layer=int(layer), head=h, grid=False)
+    except LabError as exc:
+        gr.Warning(str(exc))
+        return gr.skip()
+
+
+def show_contribution(trace, label):
+    if trace is None or trace.meta.get("kind") != "sequence" or not label:
+        return gr.skip()
+    try:
+        return cv.contribution_figure(trace, label)
+    except LabError as exc:
+        gr.Warning(str(exc))
+        return gr.skip()
+
+
+def build() -> None:
+    gr.Markdown(ABOUT)
+    trace_state = gr.State(None, time_to_live=3600)
+    with gr.Row():
+        with gr.Column(scale=2):
+            audio = gr.Audio(sources=["upload", "microphone"], type="filepath",
+                             label="Audio (AST reads up to 10.24 s)")
+        with gr.Column(scale=1):
+            model_id = gr.Dropdown(model_choices(), value=default_model(), label="Model",
+                                   allow_custom_value=True,
+                                   info="a zoo id, a local HF model directory, a cached hub id, "
+                                        "or a demo (random weights)")
+            top_k = gr.Slider(1, 20, value=5, step=1, label="Top-k labels")
+            run = gr.Button("Run", variant="primary", elem_id="classify-run")
+    clips = sorted(p for p in CLIPS.glob("*.wav"))
+    if clips:
+        gr.Examples([[str(p)] for p in clips], inputs=[audio], label="Example clips (espeak-ng)")
+    status = gr.Markdown("Pick a clip and press **Run**.", elem_id="classify-status")
+    topk_plot = gr.Plot(label="Top labels", elem_id="classify-topk")
+    with gr.Column(visible=True) as ast_group:
+        grid_plot = gr.Plot(label="Filterbank and its overlapping patch grid",
+                            elem_id="classify-grid")
+        with gr.Row():
+            patch_f = gr.Slider(0, 11, value=6, step=1, label="Patch row (frequency)")
+            patch_t = gr.Slider(0, 100, value=0, step=1, label="Patch column (time)")
+            layer = gr.Slider(0, 11, value=11, step=1, label="Layer")
+        with gr.Row():
+            pixels_plot = gr.Plot(label="The patch as 16 x 16 pixels", elem_id="classify-pixels")
+            patch_attn_plot = gr.Plot(label="Its attention", elem_id="classify-patch-attn")
+        with gr.Row():
+            which = gr.Radio(["rollout", "CLS attention (head mean)", "CLS attention (one head)"],
+                             value="rollout", label="Over the spectrogram")
+            head = gr.Slider(0, 11, value=0, step=1, label="Head")
+        overlay_plot = gr.Plot(label="Attention over the spectrogram", elem_id="classify-overlay")
+    with gr.Column(visible=False) as seq_group:
+        label = gr.Dropdown([], label="Label whose logit is split over the frames")
+        contrib_plot = gr.Plot(label="Each frame's contribution", elem_id="classify-contrib")
+        pool_plot = gr.Plot(label="Projector output and its masked mean", elem_id="classify-pool")
+    with gr.Column(visible=False) as frames_group:
+        timeline_plot = gr.Plot(label="Frame labels under the waveform", elem_id="classify-timeline")
+    with gr.Accordion("One encoder, three heads", open=False):
+        heads_md = gr.Markdown()
+    with gr.Accordion("Trace contents (describe())", open=False):
+        describe = gr.Code(label="trace.describe()", language=None)
+
+    outputs = [status, topk_plot, ast_group, grid_plot, overlay_plot, patch_f, patch_t, layer,
+               head, pixels_plot, patch_attn_plot, seq_group, label, contrib_plot, pool_plot,
+               frames_group, timeline_plot, heads_md, describe, trace_state]  # OUTPUTS order
+    run.click(classify, [audio, model_id, top_k], outputs, api_name="classify")
+    gr.on([patch_f.release, patch_t.release, layer.release], show_patch,
+          [trace_state, patch_f, patch_t, layer], [grid_plot, pixels_plot, patch_attn_plot],
+          api_name="patch")
+    gr.on([which.change, layer.release, head.release], show_overlay,
+          [trace_state, which, layer, head], overlay_plot, api_name="overlay")
+    label.change(show_contribution, [trace_state, label], contrib_plot, api_name="contribution")
