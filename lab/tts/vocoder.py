@@ -120,7 +120,7 @@ def load_hifigan(model_id: str = HIFIGAN_ID):
     """The HiFi-GAN vocoder as a ``lab.models.Loaded`` (LabError when it is not available)."""
     from lab.models import load_cached
 
-    return load_cached(model_id, family="vocoder", attention=False)
+    return load_cached(model_id, family="vocoder")  # "eager": SpeechT5HifiGan refuses sdpa
 
 
 def hifigan(log_mel, loaded) -> np.ndarray:
