@@ -212,22 +212,10 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
                 tr.add(f"encoder.hidden.{i}", h, ("frame", "hidden"))
 
     # -- the CTC head -------------------------------------------------------------------------
-    logits = out.logits[0].float()
-    log_probs = torch.log_softmax(logits, dim=-1)
-    probs = log_probs.exp()
-    tr.add("ctc.logits", logits, ("frame", "vocab"), force=True)
-    tr.add("ctc.probs", probs, ("frame", "vocab"))
-    k = max(1, min(int(top_k), probs.shape[-1]))
-    tp, ti = probs.topk(k, dim=-1)
-    tr.add("ctc.topk_ids", ti, ("frame", "top_k"))
-    tr.add("ctc.topk_probs", tp, ("frame", "top_k"))
-    frame_ids = ti[:, 0]
-    tr.add("ctc.frame_ids", frame_ids, ("frame",), force=True)
-
     vocab = vocab_of(loaded)
-    col = collapse(frame_ids.tolist(), vocab, tp[:, 0].tolist())
+    log_probs = fill_ctc(tr, out.logits[0], vocab, top_k=top_k, frames_per_second=geom.frames_per_second)
     fps = geom.frames_per_second
-    n_frames = int(logits.shape[0])
+    n_frames = int(log_probs.shape[0])
 
     # -- time bases & meta --------------------------------------------------------------------
     tr.time_bases = {"sample": float(sr)}
@@ -237,27 +225,17 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
         tr.time_bases[f"conv_frame_{layer.index}"] = layer.frames_per_second
     for ax in ("frame", "query_frame", "key_frame"):
         tr.time_bases[ax] = fps
-    tr.tokens = [s.token for s in col.no_blanks]
     gdict = geom.as_dict()
     for layer, d in zip(geom.layers, gdict["layers"]):
         if layer.index in conv_lengths:
             d["captured_length"] = conv_lengths[layer.index]
     gdict["n_frames"] = n_frames
-    tr.meta.update(col.strings())
     tr.meta.update({
-        "collapse": col.as_dict(),
-        "words": with_seconds(col.words, fps),
-        "words_from": "greedy",
         "geometry": gdict,
-        "frames_per_second": fps,
-        "n_frames": n_frames,
         "seconds": clip.seconds,
         "input": spec.input,
         "model_type": model.config.model_type,
         "architecture": type(model).__name__,
-        "vocab": vocab.tokens,
-        "blank_id": vocab.blank_id,
-        "word_delimiter": vocab.delimiter,
         "do_normalize": bool(getattr(fe, "do_normalize", False)),
         "processor_returns_attention_mask": mask is not None,
         "heads_averaged": spec.heads_averaged,
@@ -271,6 +249,32 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
         decode_with_beams(tr, vocab=vocab, lm=lm, lm_text=lm_text, beam_width=beam_width,
                           alpha=alpha, beta=beta, log_probs=log_probs, hotwords=hotwords)
     return tr
+
+
+def fill_ctc(tr: Trace, logits, vocab: Vocab, *, top_k: int = TOP_K,
+             frames_per_second: float | None = None) -> torch.Tensor:
+    """Record the CTC head output ``logits`` (frame, vocab) in ``tr``: ``ctc.*`` tensors and the
+    greedy collapse (``meta``: stage strings, ``collapse``, ``words``, ``vocab`` ...). Returns the
+    log-probabilities. Also used to show hand-made logits through the same figures."""
+    fps = float(frames_per_second or tr.meta["frames_per_second"])
+    logits = logits.detach().float().cpu()
+    log_probs = torch.log_softmax(logits, dim=-1)
+    probs = log_probs.exp()
+    tr.add("ctc.logits", logits, ("frame", "vocab"), force=True)
+    tr.add("ctc.probs", probs, ("frame", "vocab"))
+    k = max(1, min(int(top_k), probs.shape[-1]))
+    tp, ti = probs.topk(k, dim=-1)
+    tr.add("ctc.topk_ids", ti, ("frame", "top_k"), force=True)
+    tr.add("ctc.topk_probs", tp, ("frame", "top_k"), force=True)
+    tr.add("ctc.frame_ids", ti[:, 0], ("frame",), force=True)
+    col = collapse(ti[:, 0].tolist(), vocab, tp[:, 0].tolist())
+    tr.tokens = [s.token for s in col.no_blanks]
+    tr.meta.update(col.strings())
+    tr.meta.update({"collapse": col.as_dict(), "words": with_seconds(col.words, fps),
+                    "words_from": "greedy", "frames_per_second": fps, "n_frames": int(logits.shape[0]),
+                    "vocab": vocab.tokens, "blank_id": vocab.blank_id,
+                    "word_delimiter": vocab.delimiter})
+    return log_probs
 
 
 def score_reference(tr: Trace, reference: str, *, vocab: Vocab, log_probs=None) -> dict:

@@ -1,0 +1,91 @@
+"""Trace a clip through a CTC model: frame tokens, collapse stages, words, beam / LM decoding.
+
+``audiolab trace ctc FILE [--model ID] [--reference TEXT] [--lm TEXTFILE] [--beam N] --json``
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import LabError
+
+DEFAULT_MODEL = "facebook/wav2vec2-base-960h"
+MAX_LM_BYTES = 5_000_000
+
+
+def add_arguments(p) -> None:
+    p.add_argument("file", help="audio file (wav, flac, ogg, mp3)")
+    p.add_argument("--model", default=None,
+                   help=f"model id or local HF directory (default: {DEFAULT_MODEL})")
+    p.add_argument("--reference", default=None, help="reference transcript: forced alignment, WER/CER")
+    p.add_argument("--lm", default=None, metavar="TEXTFILE",
+                   help="text file to build an n-gram LM from (KenLM lmplz) for beam search")
+    p.add_argument("--lm-order", type=int, default=3, help="n-gram order of --lm (default 3)")
+    p.add_argument("--beam", type=int, default=None, metavar="N",
+                   help="beam width (beam search runs when --beam or --lm is given; default 32)")
+    p.add_argument("--top-k", type=int, default=5)
+
+
+def _read_lm_text(path: str) -> str:
+    f = Path(path)
+    if not f.is_file():
+        raise LabError(f"LM text file not found: {f}")
+    if f.stat().st_size > MAX_LM_BYTES:
+        raise LabError(f"LM text file {f.name} is over {MAX_LM_BYTES // 1_000_000} MB")
+    try:
+        return f.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LabError(f"LM text file {f.name} is not UTF-8 text") from None
+
+
+def run(args) -> dict:
+    from ..models import load_cached
+    from .capture import trace_ctc, vocab_of
+
+    from ..models import DEFAULTS
+
+    model_id = args.model or DEFAULTS.get("ctc") or DEFAULT_MODEL
+    loaded = load_cached(model_id, family="ctc", attention=False)
+    lm = None
+    if args.lm:
+        from .lm import build_lm
+
+        lm = build_lm(_read_lm_text(args.lm), vocab_of(loaded), order=args.lm_order)
+    from ..trace import CapturePolicy
+
+    policy = CapturePolicy(names=["input.*", "ctc.*"])  # the CLI prints no attention / hidden states
+    tr = trace_ctc(args.file, loaded, policy=policy, top_k=args.top_k, reference=args.reference,
+                   lm=lm, beam_width=args.beam)
+    m = tr.meta
+    out = {
+        "model": tr.model_id,
+        "weights_source": tr.weights_source,
+        "text": m["text"],
+        "frame_tokens": m["frame_tokens"],
+        "merged": m["merged"],
+        "no_blanks": m["no_blanks"],
+        "naive_dedupe": m["naive_dedupe"],
+        "frames_per_second": m["frames_per_second"],
+        "n_frames": m["n_frames"],
+        "seconds": m["seconds"],
+        "hop_ms": m["geometry"]["hop_ms"],
+        "receptive_field_ms": m["geometry"]["field_ms"],
+        "words": [{"word": w["word"], "start": round(w["start"], 3), "end": round(w["end"], 3),
+                   "score": None if w.get("score") is None else round(float(w["score"]), 4)}
+                  for w in m["words"]],
+        "words_from": m["words_from"],
+        "timings": m["timings"],
+    }
+    if "wer" in m:
+        out["wer"] = m["wer"]["wer"]
+        out["cer"] = m["wer"]["cer"]
+        out["reference"] = m["reference"]
+    if "decoders" in m:
+        d = m["decoders"]
+        out["beam_text"] = m["beam_text"]
+        out["beam_search_text"] = d["beam"]["text"]
+        if "beam_lm" in d:
+            out["beam_lm_text"] = d["beam_lm"]["text"]
+            out["lm"] = d["beam_lm"]["lm"]
+            out["changed_by_lm"] = d.get("changed_by_lm", [])
+        out["beam_width"] = d["beam"]["beam_width"]
+    return out
