@@ -72,10 +72,10 @@ def forced_align(log_probs, targets, blank: int = 0):
         alpha[1] = emit[0, 1]
     back = np.zeros((T, S), dtype=np.int8)
     for t in range(1, T):
-        stay = alpha
-        one = np.concatenate(([NEG_INF], alpha[:-1]))
-        two = np.where(skip, np.concatenate(([NEG_INF, NEG_INF], alpha[:-2])), NEG_INF)
-        cand = np.stack([stay, one, two])  # (3, S)
+        cand = np.full((3, S), NEG_INF)  # from the same state, one back, two back
+        cand[0] = alpha
+        cand[1, 1:] = alpha[:-1]
+        cand[2, 2:] = np.where(skip[2:], alpha[:-2], NEG_INF)
         best = cand.argmax(0)
         back[t] = best
         alpha = cand[best, np.arange(S)] + emit[t]
