@@ -55,17 +55,17 @@ def example_rows() -> list[list[str]]:
 
 
 def _error_box(msg: str) -> str:
-    return f'<div style="border:2px solid #d62728;border-radius:6px;padding:8px">⚠️ {html.escape(msg)}</div>'
+    return f'<div style="border:2px solid #d62728;border-radius:6px;padding:8px"><b>Error:</b> {html.escape(msg)}</div>'
 
 
 def _status(trace, done: bool) -> str:
     m = trace.meta
     if not done:
         n = len(trace.steps)
-        return f"⏳ decoding … step {n}" if n else "⏳ encoder done, decoding …"
+        return f"**Decoding** … step {n}" if n else "**Encoder done**, decoding …"
     t = m.get("timings", {})
     words = f", {len(m.get('words') or [])} words" if m.get("words") else ""
-    return (f"✅ {len(trace.steps)} steps, stop: **{m.get('stop_reason', '?')}**{words} · "
+    return (f"**Done**: {len(trace.steps)} steps, stop: **{m.get('stop_reason', '?')}**{words} · "
             f"{m.get('content_seconds', 0):.2f} s of audio · model `{trace.model_id}` "
             f"({html.escape(trace.weights_source)}) · encoder {t.get('encoder_s', 0):.2f} s, "
             f"decode {t.get('decode_s', 0):.2f} s")
@@ -117,7 +117,8 @@ def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True) 
         meta = trace.meta
         out.update(words_plot=wv.word_timeline_figure(trace, cursor=t, highlight=(start, end)),
                    map_plot=wv.cross_attention_map_figure(trace, heads=heads, step=step),
-                   beam_plot=wv.beam_tree_figure(trace) if meta.get("beam") else None,
+                   beam_plot=gr.update(value=wv.beam_tree_figure(trace), visible=True)
+                   if meta.get("beam") else gr.update(value=None, visible=False),
                    wer=wv.wer_html(meta["wer"]) if meta.get("wer") else "",
                    describe=trace.describe())
     return [out[k] for k in OUTPUTS]
@@ -178,6 +179,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=2):
             audio = gr.Audio(sources=["upload", "microphone"], type="filepath", format=None,
+                             elem_id="whisper-audio",
                              label="Audio (≤ 30 s is one window)")
             reference = gr.Textbox(label="Reference text (optional, for WER)", lines=1)
         with gr.Column(scale=1):
@@ -186,27 +188,31 @@ def build() -> None:
             top_k = gr.Slider(1, 20, value=10, step=1, label="Top-k shown per step")
             heads = gr.Dropdown(["alignment", "all"], value="alignment", allow_custom_value=False,
                                 label="Cross-attention heads")
-            run = gr.Button("Run", variant="primary")
+            run = gr.Button("Run", variant="primary", elem_id="whisper-run")
     rows = example_rows()
     if rows:
         gr.Examples(rows, inputs=[audio, reference], label="Example clips (espeak-ng voices)")
-    status = gr.Markdown("Pick a clip and press **Run**.")
+    status = gr.Markdown("Pick a clip and press **Run**.", elem_id="whisper-status")
     text = gr.Textbox(label="Transcript", interactive=False)
-    transcript = gr.HTML(label="Tokens (shade = uncertainty; box = selected step)")
-    step = gr.Slider(0, 1, value=0, step=1, label="Decoder step", interactive=False)
-    step_plot = gr.Plot(label="Where this step listens, and what it considered")
-    words_plot = gr.Plot(label="Words over the waveform")
-    with gr.Accordion("Input and encoder", open=False):
-        mel_plot = gr.Plot(label="Log-mel")
+    transcript = gr.HTML(label="Tokens (shade = uncertainty; box = selected step)",
+                         elem_id="whisper-tokens")
+    step = gr.Slider(0, 1, value=0, step=1, label="Decoder step", interactive=False,
+                     elem_id="whisper-step")
+    step_plot = gr.Plot(label="Where this step listens, and what it considered",
+                        elem_id="whisper-step-plot")
+    words_plot = gr.Plot(label="Words over the waveform", elem_id="whisper-words-plot")
+    with gr.Accordion("Input and encoder", open=True):  # closed accordions drop plot updates (gradio 6)
+        mel_plot = gr.Plot(label="Log-mel", elem_id="whisper-mel-plot")
         with gr.Row():
             layer = gr.Slider(0, 11, value=0, step=1, label="Encoder layer")
             head = gr.Slider(0, 19, value=0, step=1, label="Head")
             crop = gr.Radio(["content", "all"], value="content", label="Time range")
-        enc_plot = gr.Plot(label="Encoder self-attention")
-    with gr.Accordion("Whole decode, beam search, WER", open=False):
-        map_plot = gr.Plot(label="Cross-attention of every step")
-        beam_plot = gr.Plot(label="Beam tree")
-        wer = gr.HTML()
+        enc_plot = gr.Plot(label="Encoder self-attention", elem_id="whisper-enc-plot")
+    with gr.Accordion("Whole decode, beam search, WER", open=True):
+        map_plot = gr.Plot(label="Cross-attention of every step", elem_id="whisper-map-plot")
+        beam_plot = gr.Plot(label="Beam tree (beam size > 1)", elem_id="whisper-beam-plot",
+                            visible=False)
+        wer = gr.HTML(elem_id="whisper-wer")
     with gr.Accordion("Trace contents (describe())", open=False):
         describe = gr.Code(label="trace.describe()", language=None)
 

@@ -119,24 +119,25 @@ def test_transcribe_streams_then_links_steps(tiny_app, client):
     outs = _run(client, FOX, reference="the quick brown fox", beam=2)
     assert calls and calls[0][1] == "whisper"
     final = outs[-1]
-    assert final["status"].startswith("✅"), final["status"]
+    assert final["status"].startswith("**Done**"), final["status"]
     n_steps = final["describe"].count("cross_attn.pattern") - 1  # minus the prompt's
     assert n_steps >= 2
     # streamed: the encoder yield, then one per decoder step, then the finished trace
     assert len(outs) >= n_steps + 2
-    assert "encoder done" in outs[0]["status"]
+    assert "Encoder done" in outs[0]["status"]
     mel = _plot(outs[0]["mel_plot"])
     assert mel["layout"]["xaxis"]["title"]["text"] == "time (s)"
-    assert outs[1]["status"].startswith("⏳ decoding")
+    assert outs[1]["status"].startswith("**Decoding**")
     step_fig = _plot(final["step_plot"])
     assert [d["type"] for d in step_fig["data"]] == ["heatmap", "scatter", "bar"]
-    assert final["step"] == n_steps - 1
+    assert final["step"]["value"] == final["step"]["maximum"] == n_steps - 1
     assert 'data-step="%d" style="' % (n_steps - 1) in final["transcript"]
     assert "WER" in final["wer"]
-    beam = _plot(final["beam_plot"])
+    assert final["beam_plot"]["visible"] is True
+    beam = _plot(final["beam_plot"]["value"])
     assert any(d.get("name") == "finished" for d in beam["data"])
-    for key in ("step_plot", "words_plot", "mel_plot", "enc_plot", "map_plot", "beam_plot"):
-        assert len(final[key]["plot"]) < 1_500_000 if final[key] else True
+    sent = [o[k]["plot"] for o in outs for k in OUT if isinstance(o[k], dict) and "plot" in o[k]]
+    assert len(sent) >= 7 and max(map(len, sent)) < 1_500_000  # every figure stays small
 
     # the slider's handler: another step, every linked view follows (state kept server-side)
     step_plot, transcript, words = client.predict(1, "alignment", api_name="/step")
@@ -156,12 +157,12 @@ def test_bad_input_is_a_message_and_app_keeps_serving(tiny_app, client, tmp_path
     expected = {empty: "empty", corrupt: "could not read", silent: "silent"}
     for path, words in expected.items():
         out = _run(client, path)[-1]
-        assert "⚠️" in out["status"] and words in out["status"], (path.name, out["status"])
+        assert "<b>Error:</b>" in out["status"] and words in out["status"], (path.name, out["status"])
         assert "Traceback" not in out["status"]
     out = _run(client, None)[-1]
     assert "no audio" in out["status"]
     # still serving: the next good call works
-    assert _run(client, FOX)[-1]["status"].startswith("✅")
+    assert _run(client, FOX)[-1]["status"].startswith("**Done**")
 
 
 def test_step_before_any_run_is_harmless(client):
@@ -171,13 +172,13 @@ def test_step_before_any_run_is_harmless(client):
 
 
 @pytest.mark.real
-def test_real_tiny_en_transcribes_the_fox(app_url, client):
+def test_real_tiny_en_transcribes_a_clip(app_url, client):
     from apps import factory
 
     factory.set_loader(None)
     final = _run(client, CLIPS / "open_the_door.wav",
                  reference="Please open the door and close the window.")[-1]
-    assert final["status"].startswith("✅"), final["status"]
+    assert final["status"].startswith("**Done**"), final["status"]
     assert final["text"].strip() == "Please open the door and close the window."
     assert "WER 0.0%" in final["wer"]
     words = _plot(final["words_plot"])
