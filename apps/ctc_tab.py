@@ -1,0 +1,233 @@
+"""The CTC tab: from waveform to collapsed text, every stage on one time axis.
+
+Give it audio (and optionally a reference and some text for an n-gram LM), press **Run**; then
+pick a character (its frames light up in the collapse stepper and you hear them) or a word (its
+span on the waveform, and its audio). Handlers (``api_name`` for gradio_client):
+``/transcribe``, ``/character``, ``/word``, ``/attention``, ``/frame_grid``. The Trace stays on
+the server in ``gr.State``; only figures go to the browser.
+"""
+from __future__ import annotations
+
+import html
+import logging
+
+import gradio as gr
+
+from apps import factory
+from lab import models
+from lab.errors import LabError
+from lab.viz import ctc as cv
+
+TITLE = "CTC"
+FAMILY = "ctc"
+FALLBACK_MODEL = "facebook/wav2vec2-base-960h"
+log = logging.getLogger(__name__)
+
+ABOUT = """### CTC: one forward pass, one token per 20 ms frame
+A CTC model (wav2vec2, HuBERT, WavLM, Data2VecAudio, Wav2Vec2-BERT, M-CTC-T) reads the
+**normalised waveform** (or a mel spectrogram) with a stack of strided convolutions into **frames**
+(50 per second for base models: 20 ms hop, 25 ms receptive field), a transformer refines them, and
+a linear **CTC head** scores every character -- plus a **blank** `_` -- at every frame. Reading is
+then mechanical: **merge repeats**, **drop blanks**, `|` becomes a space. Beam search with an
+**n-gram LM** built from your text can spell-check what greedy got wrong."""
+
+
+def default_model() -> str:
+    return models.DEFAULTS.get(FAMILY) or FALLBACK_MODEL
+
+
+def model_choices() -> list[str]:
+    ids = [m.id for m in models.KNOWN if m.family == FAMILY]
+    return ids + [i for i in models.offline_ids() if i not in ids and _is_ctc(i)]
+
+
+def _is_ctc(model_id: str) -> bool:
+    info = models.info(model_id)
+    if info is not None:
+        return info.family == FAMILY
+    try:
+        return models.family_of_dir(models.ZOO_DIR / model_id) == FAMILY
+    except Exception:
+        return False
+
+
+def _error_box(msg: str) -> str:
+    return f'<div style="border:2px solid #d62728;border-radius:6px;padding:8px"><b>Error:</b> {html.escape(msg)}</div>'
+
+
+def _status(tr) -> str:
+    m = tr.meta
+    g = m["geometry"]
+    return (f"**{html.escape(tr.model_id)}** ({html.escape(tr.weights_source)}): {m['seconds']:.2f} s of audio "
+            f"-> {g['n_samples']:,} samples -> **{m['n_frames']} frames** ({m['frames_per_second']:.4g}/s: hop "
+            f"{g['hop_ms']:.1f} ms, receptive field {g['field_ms']:.1f} ms) -> "
+            f"{len(m['collapse']['spans']['no_blanks'])} characters. Forward pass "
+            f"{m['timings']['forward_s']:.2f} s. {html.escape(m['policy'])}.")
+
+
+OUTPUTS = ["status", "text", "decoders", "wave", "grid", "chain", "logits", "strip", "collapse", "char",
+           "char_audio", "words", "word", "word_audio", "layer", "attention", "describe", "state"]
+
+
+def _views(tr) -> list:
+    chars = cv.char_choices(tr)
+    words = [(f"{k}: {w['word']} ({w['start']:.2f}-{w['end']:.2f} s)", k) for k, w in enumerate(tr.meta["words"])]
+    kept = sorted(int(n.split(".")[2]) for n in tr.names("encoder.layers.*.attn.pattern"))
+    out = dict(
+        status=_status(tr), text=tr.meta["text"], decoders=cv.decoders_html(tr),
+        wave=cv.waveform_figure(tr), grid=cv.frame_grid_figure(tr), chain=cv.length_chain_figure(tr),
+        logits=cv.logits_figure(tr), strip=cv.token_strip_figure(tr),
+        collapse=cv.collapse_figure(tr, highlight=0 if chars else None),
+        char=gr.update(choices=chars, value=0 if chars else None),
+        char_audio=_pcm(cv.char_slice(tr, 0)) if chars else None,
+        words=cv.words_figure(tr, highlight=0 if words else None),
+        word=gr.update(choices=words, value=0 if words else None),
+        word_audio=_word_audio(tr, 0) if words else None,
+        layer=gr.update(choices=kept, value=kept[-1] if kept else None),
+        attention=cv.attention_figure(tr, kept[-1], "mean") if kept else None,
+        describe=tr.describe(), state=tr)
+    return [out[k] for k in OUTPUTS]
+
+
+def _pcm(slice_):
+    """(rate, float samples) -> (rate, int16): what gr.Audio plays without converting."""
+    import numpy as np
+
+    sr, x = slice_
+    return sr, (np.clip(x, -1, 1) * 32767).astype(np.int16)
+
+
+def _word_audio(tr, k: int):
+    w = tr.meta["words"][k]
+    return _pcm(cv.audio_slice(tr, w["start"], w["end"], pad=0.03))
+
+
+def transcribe(audio, model_id, reference, lm_text, beam, top_k):
+    """Trace the clip; greedy always, beam search when beam > 1 or LM text is given."""
+    try:
+        if not audio:
+            raise LabError("no audio: upload a file, record with the microphone or pick an example")
+        from lab.ctc import trace_ctc
+
+        loaded = factory.get(model_id or default_model(), FAMILY)
+        beam = int(beam or 0)
+        lm_text = (lm_text or "").strip() or None
+        tr = trace_ctc(audio, loaded, top_k=int(top_k), reference=(reference or "").strip() or None,
+                       lm_text=lm_text, beam_width=beam if beam > 1 or lm_text else None)
+        return _views(tr)
+    except LabError as exc:
+        gr.Warning(str(exc))
+        return [_error_box(str(exc))] + [gr.skip()] * (len(OUTPUTS) - 1)
+    except Exception as exc:  # a bug, not the user's fault: log it, keep serving
+        log.exception("ctc transcribe failed")
+        msg = f"internal error ({type(exc).__name__}): {exc}"
+        gr.Warning(msg)
+        return [_error_box(msg)] + [gr.skip()] * (len(OUTPUTS) - 1)
+
+
+def show_character(tr, index):
+    """The collapse stepper with character ``index`` highlighted, and the audio under it."""
+    if tr is None or index is None:
+        return gr.skip(), gr.skip()
+    try:
+        k = int(index)
+        return cv.collapse_figure(tr, highlight=k), _pcm(cv.char_slice(tr, k))
+    except (LabError, IndexError, ValueError) as exc:
+        gr.Warning(str(exc))
+        return gr.skip(), gr.skip()
+
+
+def show_word(tr, index):
+    if tr is None or index is None:
+        return gr.skip(), gr.skip()
+    try:
+        k = int(index)
+        return cv.words_figure(tr, highlight=k), _word_audio(tr, k)
+    except (LabError, IndexError, ValueError) as exc:
+        gr.Warning(str(exc))
+        return gr.skip(), gr.skip()
+
+
+def show_attention(tr, layer, head):
+    if tr is None or layer is None:
+        return gr.skip()
+    try:
+        return cv.attention_figure(tr, int(layer), head if head == "mean" else int(head))
+    except (LabError, IndexError, ValueError) as exc:
+        gr.Warning(str(exc))
+        return gr.skip()
+
+
+def show_grid(tr, start, layer):
+    if tr is None:
+        return gr.skip()
+    try:
+        layer = None if layer in (None, "", "last") else int(layer)
+        return cv.frame_grid_figure(tr, start=float(start), layer=layer)
+    except (LabError, ValueError) as exc:
+        gr.Warning(str(exc))
+        return gr.skip()
+
+
+def build() -> None:
+    from apps.whisper_tab import example_rows  # the shared example clips (assets/clips)
+
+    gr.Markdown(ABOUT)
+    state = gr.State(None, time_to_live=3600)
+    with gr.Row():
+        with gr.Column(scale=2):
+            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Audio",
+                             elem_id="ctc-audio")
+            reference = gr.Textbox(label="Reference text (optional: forced alignment, WER/CER)", lines=1)
+            lm_text = gr.Textbox(label="Text for an n-gram LM (optional: beam + LM spell-checks)", lines=3)
+        with gr.Column(scale=1):
+            model_id = gr.Dropdown(model_choices(), value=default_model(), allow_custom_value=True,
+                                   label="Model (id or local directory)")
+            beam = gr.Slider(1, 64, value=16, step=1, label="Beam width (1 = greedy only)")
+            top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k kept per frame")
+            run = gr.Button("Run", variant="primary", elem_id="ctc-run")
+    rows = example_rows()
+    if rows:
+        gr.Examples(rows, inputs=[audio, reference], label="Example clips (espeak-ng voices)")
+    status = gr.Markdown("Pick a clip and press **Run**.", elem_id="ctc-status")
+    text = gr.Textbox(label="Greedy transcript", interactive=False)
+    decoders = gr.HTML(elem_id="ctc-decoders")
+    with gr.Accordion("1. The input: raw vs normalised waveform, frames", open=True):
+        wave = gr.Plot(label="Raw and normalised waveform", elem_id="ctc-wave")
+        with gr.Row():
+            grid_start = gr.Slider(0, 30, value=0.5, step=0.01, label="Frame grid: start (s)")
+            grid_layer = gr.Dropdown(["last"] + [str(i) for i in range(7)], value="last",
+                                     label="Conv layer")
+        grid = gr.Plot(label="Frame grid: hop and overlap", elem_id="ctc-grid")
+        chain = gr.Plot(label="Length at every layer", elem_id="ctc-chain")
+    with gr.Accordion("2. The CTC head: logits and frame tokens", open=True):
+        logits = gr.Plot(label="Log-probabilities with the argmax path", elem_id="ctc-logits")
+        strip = gr.Plot(label="Frame tokens", elem_id="ctc-strip")
+    with gr.Accordion("3. The collapse, character by character", open=True):
+        with gr.Row():
+            char = gr.Dropdown([], label="Character (its frames light up; hear them)", elem_id="ctc-char")
+            char_audio = gr.Audio(label="The frames of this character", type="numpy", interactive=False)
+        collapse = gr.Plot(label="Collapse stepper", elem_id="ctc-collapse")
+    with gr.Accordion("4. Words over the waveform", open=True):
+        with gr.Row():
+            word = gr.Dropdown([], label="Word", elem_id="ctc-word")
+            word_audio = gr.Audio(label="This word", type="numpy", interactive=False)
+        words = gr.Plot(label="Word spans", elem_id="ctc-words")
+    with gr.Accordion("5. Encoder attention", open=True):
+        with gr.Row():
+            layer = gr.Dropdown([], label="Layer (captured ones)")
+            head = gr.Dropdown(["mean"] + [str(i) for i in range(16)], value="mean", label="Head")
+        attention = gr.Plot(label="Self-attention", elem_id="ctc-attention")
+    with gr.Accordion("Trace contents (describe())", open=False):
+        describe = gr.Code(label="trace.describe()", language=None)
+
+    outputs = [status, text, decoders, wave, grid, chain, logits, strip, collapse, char, char_audio,
+               words, word, word_audio, layer, attention, describe, state]  # OUTPUTS
+    run.click(transcribe, [audio, model_id, reference, lm_text, beam, top_k], outputs,
+              api_name="transcribe")
+    char.change(show_character, [state, char], [collapse, char_audio], api_name="character")
+    word.change(show_word, [state, word], [words, word_audio], api_name="word")
+    gr.on([layer.change, head.change], show_attention, [state, layer, head], attention,
+          api_name="attention")
+    gr.on([grid_start.release, grid_layer.change], show_grid, [state, grid_start, grid_layer], grid,
+          api_name="frame_grid")
