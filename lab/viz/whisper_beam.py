@@ -85,7 +85,8 @@ def beam_tree_figure(source, *, max_nodes: int = 3000, height: int | None = None
             x=[n.get("step", 0) for n in sel], y=[y[n["id"]] for n in sel], mode="markers+text",
             marker=dict(color=color, size=9, line=dict(color="white", width=1)),
             text=[html.escape(token_label(n.get("token", ""))) for n in sel],
-            textposition="top center", textfont=dict(size=10), name=status,
+            textposition="top center", name=status,
+            textfont=dict(size=9, color="#888") if status == "pruned" else dict(size=11),
             customdata=[[n.get("token_id"), float(n.get("logprob") or 0.0),
                          float(n.get("score") or 0.0), n["id"]] for n in sel],
             hovertemplate=("%{text} (id %{customdata[0]})<br>step %{x}<br>log p %{customdata[1]:.3f}"
