@@ -62,7 +62,10 @@ def save_clip(waveform: np.ndarray, sample_rate: int, cid: str, path: Path | Non
     d.mkdir(parents=True, exist_ok=True)
     out = d / f"{cid}.wav"
     if not out.exists():
-        sf.write(str(out), np.asarray(waveform, dtype=np.float32), int(sample_rate))
+        w = np.asarray(waveform)
+        if w.dtype != np.int16:  # float audio in [-1, 1]
+            w = w.astype(np.float32)
+        sf.write(str(out), w, int(sample_rate), subtype="PCM_16")
     return out
 
 

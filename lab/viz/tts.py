@@ -62,10 +62,14 @@ def _stop_step(trace) -> int | None:
 
 
 # -- the spectrogram growing ---------------------------------------------------------------
-def growth_figure(trace, max_frames: int = 60, mel: str = "tts.mel_pre_postnet") -> go.Figure:
-    """The pre-post-net spectrogram revealed step by step (play button + slider), with the stop
-    probability under it. Each animation frame moves a curtain over the frames not made yet, so
-    the figure stays small (the spectrogram is sent once)."""
+def growth_figure(trace, max_frames: int = 60, mel: str = "tts.mel_pre_postnet",
+                  animate: bool = True) -> go.Figure:
+    """The pre-post-net spectrogram revealed step by step, with the stop probability under it.
+
+    A slider (and with ``animate`` a play button: plotly animation frames) moves a curtain over
+    the frames not written yet at that step, so the figure stays small (the spectrogram is sent
+    once). Gradio's ``gr.Plot`` drops animation frames: apps pass ``animate=False`` and play
+    through with their own control."""
     m = to_numpy(trace[mel])
     p = to_numpy(trace["tts.stop_prob"])
     r = int(trace.meta["reduction_factor"])
@@ -110,27 +114,36 @@ def growth_figure(trace, max_frames: int = 60, mel: str = "tts.mel_pre_postnet")
                              marker=dict(size=11, color="#00d4ff", line=dict(color="black", width=1)),
                              name="current step", showlegend=False), row=2, col=1)
     moving = [1, 2, len(fig.data) - 1]  # curtain, cursor (row 1), current-step marker (row 2)
-    axes = [(fig.data[i].xaxis, fig.data[i].yaxis) for i in moving]
     shown = np.unique(np.linspace(0, last, min(max_frames, n_steps)).round().astype(int))
-    fig.frames = [go.Frame(name=str(s), traces=moving,
-                           data=[go.Scatter(**curtain(s), xaxis=axes[0][0], yaxis=axes[0][1]),
-                                 go.Scatter(**cursor(s), xaxis=axes[1][0], yaxis=axes[1][1]),
-                                 go.Scatter(x=[s], y=[p[s]], xaxis=axes[2][0], yaxis=axes[2][1])])
-                  for s in shown]
-    # redraw=True: with redraw=False plotly.js hides the heatmap while the curtain moves
-    anim = dict(frame=dict(duration=120, redraw=True), transition=dict(duration=0),
-                mode="immediate")
-    fig.update_layout(
-        height=600, margin=dict(l=60, r=20, t=70, b=40), showlegend=False,
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=1.16, showactive=False,
-                          buttons=[dict(label="\u25b6 play", method="animate",
-                                        args=[[str(s) for s in shown], dict(anim, fromcurrent=False)]),
-                                   dict(label="\u275a\u275a pause", method="animate",
-                                        args=[[None], dict(anim, mode="immediate")])])],
-        sliders=[dict(active=len(shown) - 1, y=-0.08, x=0.08, len=0.92, pad=dict(t=30),
-                      currentvalue=dict(prefix="decoder step "),
-                      steps=[dict(label=str(s), method="animate",
-                                  args=[[str(s)], dict(anim)]) for s in shown])])
+
+    def moved(s):  # new x / y of the moving traces at step s
+        c, k = curtain(s), cursor(s)
+        return {"x": [c["x"], k["x"], [int(s)]], "y": [c["y"], k["y"], [float(p[s])]]}
+
+    # the slider restyles the three moving traces: works everywhere, also where animation frames
+    # are dropped (Gradio's gr.Plot passes data and layout only)
+    sliders = [dict(active=len(shown) - 1, y=-0.08, x=0.08 if animate else 0.0,
+                    len=0.92 if animate else 1.0, pad=dict(t=30),
+                    currentvalue=dict(prefix="decoder step "),
+                    steps=[dict(label=str(s), method="restyle", args=[moved(s), moving])
+                           for s in shown])]
+    menus = []
+    if animate:  # play button: plotly animation frames (notebooks, saved HTML)
+        axes = [(fig.data[i].xaxis, fig.data[i].yaxis) for i in moving]
+        fig.frames = [go.Frame(name=str(s), traces=moving,
+                               data=[go.Scatter(x=x, y=y, xaxis=a[0], yaxis=a[1])
+                                     for x, y, a in zip(moved(s)["x"], moved(s)["y"], axes)])
+                      for s in shown]
+        # redraw=True: with redraw=False plotly.js hides the heatmap while the curtain moves
+        anim = dict(frame=dict(duration=120, redraw=True), transition=dict(duration=0),
+                    mode="immediate")
+        menus = [dict(type="buttons", direction="left", x=0.0, y=1.16, showactive=False,
+                      buttons=[dict(label="\u25b6 play", method="animate",
+                                    args=[[str(s) for s in shown], dict(anim, fromcurrent=False)]),
+                               dict(label="\u275a\u275a pause", method="animate",
+                                    args=[[None], dict(anim, mode="immediate")])])]
+    fig.update_layout(height=600, margin=dict(l=60, r=20, t=70, b=40), showlegend=False,
+                      updatemenus=menus, sliders=sliders)
     fig.update_xaxes(title_text="seconds", range=[0, end], row=1, col=1)
     fig.update_xaxes(title_text="decoder step", range=[-0.5, max(n_steps - 0.5, 0.5)], row=2, col=1)
     fig.update_yaxes(range=[0, max(1.05, float(p.max()) * 1.1, thr * 1.1)], row=2, col=1)
