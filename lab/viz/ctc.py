@@ -320,10 +320,11 @@ def collapse_figure(trace, *, highlight: int | None = None, height: int = 380,
     x0, x1 = window
     fig.update_layout(barmode="overlay", height=height, bargap=0.15,
                       margin=dict(l=110, r=20, t=50, b=40),
-                      xaxis=dict(title="time (s)", range=[x0, x1], rangeslider=dict(visible=True, thickness=0.06)),
+                      xaxis=dict(title="time (s)", range=[x0, x1]), dragmode="pan",
                       yaxis=dict(autorange="reversed", categoryorder="array",
                                  categoryarray=[r[0] for r in rows]),
-                      title=dict(text=html.escape(f"greedy collapse: {trace.meta['text'][:80]!r}")))
+                      title=dict(text=html.escape(f"greedy collapse: {trace.meta['text'][:80]!r}")
+                                 + " <span style=\"font-size:11px\">(drag to move in time)</span>"))
     return fig
 
 
@@ -348,8 +349,7 @@ def token_strip_figure(trace, *, height: int = 230, window: tuple[float, float] 
                              yaxis="y2", line=dict(color="#333", width=1), name="p(argmax)"))
     x0, x1 = window if window else (0, min(len(ids), 80) / fps)
     fig.update_layout(height=height, margin=dict(l=60, r=20, t=40, b=40), showlegend=False,
-                      xaxis=dict(title="time (s)", range=[x0, x1], anchor="y2",
-                                 rangeslider=dict(visible=True, thickness=0.08)),
+                      xaxis=dict(title="time (s)", range=[x0, x1], anchor="y2"), dragmode="pan",
                       yaxis=dict(domain=[0.45, 1.0]), yaxis2=dict(domain=[0, 0.35], range=[0, 1],
                                                                   title="p"),
                       uniformtext=dict(minsize=7, mode="hide"),
