@@ -35,7 +35,9 @@ def beam_search(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, *, 
     logprob, score, status}], finished: [{tokens, text, score, sum_logprob, length, node}],
     best_tokens, best_text, best_path: [node ids], stop_reason}``.
     Node 0 is the prompt. ``score`` of a node = running sum of log-probabilities; ``status``:
-    ``alive`` (continued to the next step), ``finished`` (entered the finished set), ``pruned``.
+    ``alive`` (continued to the next step), ``finished`` (entered the finished set; such nodes also
+    carry ``normalized_score`` = score / length ** length_penalty, what ranks finished
+    hypotheses), ``pruned``. Nodes on the best hypothesis' path carry ``best: True``.
     """
     from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
@@ -120,6 +122,7 @@ def beam_search(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, *, 
                 new_is.append(bool(just[k]))
                 if bool(just[k]):
                     nodes[cand_ids[k]]["status"] = "finished"
+                    nodes[cand_ids[k]]["normalized_score"] = float(merged[j])
             new_scores.append(merged[j])
         fin_scores = torch.stack(new_scores)
         fin_is = torch.tensor(new_is, device=device)
@@ -145,7 +148,8 @@ def beam_search(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, *, 
             stop = "max_steps" if cur_len >= max_length else "end_of_text"
             break
 
-    order = [j for j in torch.argsort(fin_scores, descending=True).tolist() if fin_is[j]]
+    order = [j for j in torch.argsort(fin_scores, descending=True).tolist()
+             if fin_is[j] and float(fin_scores[j]) > NEG / 10]
     finished = [{"tokens": fin_seqs[j], "text": tokenizer.decode(fin_seqs[j], skip_special_tokens=True),
                  "score": float(fin_scores[j]), "sum_logprob": fin_sum[j], "length": len(fin_seqs[j]),
                  "node": fin_nodes[j]} for j in order]
@@ -154,6 +158,7 @@ def beam_search(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, *, 
     node = best["node"] if best else None
     while node is not None:
         path.append(node)
+        nodes[node]["best"] = True
         node = nodes[node]["parent"]
     return {"beam_size": n, "length_penalty": lp, "early_stopping": es, "nodes": nodes,
             "finished": finished, "best_tokens": best["tokens"] if best else [],
