@@ -25,6 +25,7 @@ TITLE = "Whisper"
 FAMILY = "whisper"
 CLIPS = Path(__file__).resolve().parents[1] / "assets" / "clips"
 PLOT_EVERY_S = 0.3  # while streaming, redraw the step figure at most this often
+WORDS_WINDOW_S = 10.0  # the word timeline shows this many seconds around the selected step
 log = logging.getLogger(__name__)
 
 ABOUT = """### Whisper decode debugger
@@ -115,7 +116,8 @@ def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True) 
     if done:
         t, start, end = wv.step_time(trace, step, heads)
         meta = trace.meta
-        out.update(words_plot=wv.word_timeline_figure(trace, cursor=t, highlight=(start, end)),
+        out.update(words_plot=wv.word_timeline_figure(trace, cursor=t, highlight=(start, end),
+                                                      window=WORDS_WINDOW_S),
                    map_plot=wv.cross_attention_map_figure(trace, heads=heads, step=step),
                    beam_plot=gr.update(value=wv.beam_tree_figure(trace), visible=True)
                    if meta.get("beam") else gr.update(value=None, visible=False),
@@ -157,7 +159,8 @@ def show_step(trace, step, heads):
         step = min(int(step), len(trace.steps) - 1)
         t, start, end = wv.step_time(trace, step, heads)
         return (wv.step_figure(trace, step, heads=heads), wv.transcript_html(trace, step),
-                wv.word_timeline_figure(trace, cursor=t, highlight=(start, end)))
+                wv.word_timeline_figure(trace, cursor=t, highlight=(start, end),
+                                        window=WORDS_WINDOW_S))
     except LabError as exc:
         gr.Warning(str(exc))
         return gr.skip(), gr.skip(), gr.skip()

@@ -33,5 +33,32 @@ __all__ = [
     "top_k_figure", "cross_attention_map_figure", "decoder_self_attention_figure",
     "beam_tree_figure", "word_timeline_figure", "transcript_html", "wer_figure", "wer_html",
     "step_cross_attention", "cross_attention_matrix", "step_time", "word_of_step",
-    "content_seconds",
+    "content_seconds", "figure_sizes",
 ]
+
+
+def figure_sizes(trace, step: int | None = None) -> dict[str, int]:
+    """Bytes of JSON each Whisper figure sends to the browser for ``trace`` (for benchmarks):
+    ``step`` defaults to the middle step. Figures the trace lacks data for are left out."""
+    from ..errors import LabError
+    from .common import figure_bytes
+
+    s = len(trace.steps) // 2 if step is None else step
+    makers = {
+        "log_mel": lambda: log_mel_figure(trace),
+        "encoder_attention": lambda: encoder_attention_figure(trace, 0, 0),
+        "encoder_attention_all": lambda: encoder_attention_figure(trace, 0, 0, crop="all"),
+        "step": lambda: step_figure(trace, s),
+        "cross_attention_map": lambda: cross_attention_map_figure(trace, step=s),
+        "decoder_self_attention": lambda: decoder_self_attention_figure(trace, s),
+        "word_timeline": lambda: word_timeline_figure(trace, cursor=step_time(trace, s)[0]),
+        "beam_tree": lambda: beam_tree_figure(trace),
+        "wer": lambda: wer_figure(trace.meta["wer"]),
+    }
+    sizes = {}
+    for name, make in makers.items():
+        try:
+            sizes[name] = figure_bytes(make())
+        except (LabError, KeyError):
+            continue
+    return sizes

@@ -32,7 +32,7 @@ def shade_padding(fig: go.Figure, start: float, end: float, *, xref: str = "x",
 
 
 def log_mel_figure(source, *, n_content_frames: int | None = None, mel_rate: float = MEL_RATE,
-                   max_cells: int = 120_000, cursor: float | None = None,
+                   max_cells: int = 60_000, cursor: float | None = None,
                    x_range: tuple[float, float] | None = None, height: int = 300,
                    title: str | None = None) -> go.Figure:
     """The 80 x 3000 log-mel Whisper sees, with the padded part shaded.

@@ -72,7 +72,7 @@ def _listen_title(trace, step: int, att: np.ndarray, label: str) -> str:
 
 
 def cross_attention_figure(trace, step: int, *, heads="alignment", crop: str = "content",
-                           top_k: bool = True, k: int | None = None, max_cells: int = 60_000,
+                           top_k: bool = True, k: int | None = None, max_cells: int = 80_000,
                            height: int = 360) -> go.Figure:
     """Where decoder step ``step`` listens: its cross-attention over the 1500 encoder frames
     (20 ms each), drawn as a curve over the log-mel on the same seconds axis, with the top-k
@@ -81,7 +81,8 @@ def cross_attention_figure(trace, step: int, *, heads="alignment", crop: str = "
     ``heads``: "alignment" (mean of the model's alignment heads, default), "all", "layer:N",
     or a (layer, head) pair / list of pairs. ``crop="content"`` zooms the time axis to the audio
     (+1 s); the title reports how much attention falls on the padding. The log-mel is pooled
-    (content frames to at most ``max_cells`` cells, padding in 0.5 s blocks).
+    (content frames to at most ``max_cells`` cells, padding in 0.5 s blocks) and sent as 8-bit
+    levels (it is the backdrop here, without hover; ``log_mel_figure`` has the values).
     """
     step = check_step(trace, step)
     att, label = step_cross_attention(trace, step, heads)
@@ -94,7 +95,9 @@ def cross_attention_figure(trace, step: int, *, heads="alignment", crop: str = "
         mel = to_numpy(trace["input.log_mel"])
         edges, z = mel_grid(mel, content_frames(trace), mel_rate=rate(trace, "mel_frame", MEL_RATE),
                             max_cells=max_cells)
-        fig.add_trace(go.Heatmap(z=z, x=edges, y=np.arange(mel.shape[0] + 1) - 0.5,
+        lo, hi = float(z.min()), float(z.max())
+        z8 = np.round((z - lo) / max(hi - lo, 1e-9) * 255).astype(np.uint8)  # no hover: 1 byte/cell
+        fig.add_trace(go.Heatmap(z=z8, x=edges, y=np.arange(mel.shape[0] + 1) - 0.5, zmin=0, zmax=255,
                                  colorscale=MEL_COLORS, showscale=False, hoverinfo="skip"),
                       row=1, col=1, secondary_y=False)
         shade_padding(fig, content_seconds(trace), mel.shape[1] / rate(trace, "mel_frame", MEL_RATE),
@@ -125,7 +128,7 @@ step_figure = cross_attention_figure  # the app's and notebook's linked step vie
 
 
 def cross_attention_map_figure(trace, *, heads="alignment", step: int | None = None,
-                               crop: str = "content", max_cells: int = 100_000,
+                               crop: str = "content", max_cells: int = 50_000,
                                height: int | None = None) -> go.Figure:
     """The whole decode at once: one row per decoder step (its token on the y axis), its
     cross-attention over time (seconds) as colour. Speech is read left to right, so the bright

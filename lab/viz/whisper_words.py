@@ -17,14 +17,16 @@ CURSOR = "#ff7f0e"
 
 def word_timeline_figure(source, words: list[dict] | None = None, *, sample_rate: float = SAMPLE_RATE,
                          cursor: float | None = None, highlight: tuple[float, float] | None = None,
-                         max_points: int = 2000, height: int = 260,
+                         window: float | None = None, max_points: int = 2000, height: int = 260,
                          title: str | None = None) -> go.Figure:
     """Waveform envelope (min/max per bin, at most ``max_points`` bins) with word spans.
 
     ``source``: a Whisper Trace (``input.waveform`` and ``meta["words"]``) or a 1-D array of
     samples (then pass ``words``: [{word, start, end, prob}] in seconds). ``cursor``: a time
     (s) drawn as a vertical line; ``highlight``: a (start, end) span outlined (the word of the
-    selected decoder step). x axis in seconds over the clip (not the 30 s window)."""
+    selected decoder step). x axis in seconds over the clip (not the 30 s window); ``window``:
+    show only that many seconds around ``cursor`` (labels of long clips stay readable; the
+    data is all there, zoom out to see it). Labels alternate over three rows."""
     if hasattr(source, "tensors"):
         if "input.waveform" not in source:
             raise LabError("the trace has no input.waveform")
@@ -46,7 +48,7 @@ def word_timeline_figure(source, words: list[dict] | None = None, *, sample_rate
     for i, w in enumerate(words):
         s, e = float(w["start"]), float(w["end"])
         fig.add_vrect(x0=s, x1=e, fillcolor=WORD_FILLS[i % 2], line_width=0, layer="below")
-        fig.add_annotation(x=(s + e) / 2, y=peak * (1.12 if i % 2 == 0 else 1.32),
+        fig.add_annotation(x=(s + e) / 2, y=peak * (1.12 + 0.2 * (i % 3)),
                            text=html.escape(str(w.get("word", "")).strip()), showarrow=False,
                            font=dict(size=12))
     if words:  # invisible hover targets, one per word
@@ -65,6 +67,10 @@ def word_timeline_figure(source, words: list[dict] | None = None, *, sample_rate
         fig.add_vline(x=float(cursor), line=dict(color=CURSOR, width=2))
     fig.update_layout(title=title or f"Words over the waveform ({len(words)} words, {dur:.2f} s)",
                       height=height, margin=dict(l=50, r=20, t=40, b=40))
-    fig.update_xaxes(title="time (s)", range=[0, dur])
-    fig.update_yaxes(title="amplitude", range=[-peak * 1.1, peak * 1.45], zeroline=False)
+    x_range = [0, dur]
+    if window and cursor is not None and dur > window:
+        start = min(max(0.0, float(cursor) - window / 2), dur - window)
+        x_range = [start, start + window]
+    fig.update_xaxes(title="time (s)", range=x_range)
+    fig.update_yaxes(title="amplitude", range=[-peak * 1.1, peak * 1.65], zeroline=False)
     return fig

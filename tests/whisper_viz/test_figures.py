@@ -112,6 +112,8 @@ def test_step_figure_links_attention_mel_and_top_k(fake_trace):
     fig = wv.step_figure(fake_trace, 2)
     kinds = [d.type for d in fig.data]
     assert kinds == ["heatmap", "scatter", "bar"]
+    backdrop = _z(fig.data[0])  # the log-mel backdrop goes as 8-bit levels (no hover on it)
+    assert backdrop.dtype == np.uint8 and backdrop.min() == 0 and backdrop.max() == 255
     curve = fig.data[1]
     assert len(curve.y) == 1500 and curve.x0 == pytest.approx(0.01) and curve.dx == pytest.approx(0.02)
     assert curve.yaxis != fig.data[0].yaxis and curve.xaxis == fig.data[0].xaxis  # overlaid
@@ -184,6 +186,13 @@ def test_word_timeline_spans_and_cursor(fake_trace):
     assert list(fig.layout.xaxis.range) == [0, 3.0]
     assert any(s.type == "line" and s.x0 == 1.3 for s in fig.layout.shapes)
     assert len(fig.data[0].x) <= 2000
+
+
+def test_word_timeline_window_follows_cursor():
+    t = make_fake_trace(20.0, n_steps=6, enc_layers=1, beam=False)
+    assert list(wv.word_timeline_figure(t, cursor=12.0, window=8).layout.xaxis.range) == [8.0, 16.0]
+    assert list(wv.word_timeline_figure(t, cursor=19.5, window=8).layout.xaxis.range) == [12.0, 20.0]
+    assert list(wv.word_timeline_figure(t, cursor=1.0, window=30).layout.xaxis.range) == [0, 20.0]
 
 
 def test_waveform_envelope_bounds():
