@@ -160,3 +160,29 @@ def test_mctct_model_traces(short_audio, tmp_path):
     with torch.inference_mode():
         assert torch.allclose(model(**inp).logits[0], tr["ctc.logits"], atol=1e-6)
     assert count_hooks(model) == 0
+
+
+def test_zoo_whisper_ctc_model_traces(short_audio, tmp_path):
+    """The zoo's mel-input Whisper-CTC (two conv stages, encoder + head layer stacks of different
+    widths): a tiny random one goes through the same capture."""
+    from types import SimpleNamespace
+
+    from lab.models import Loaded
+    from lab.zoo.whisper_ctc import WhisperCTCConfig, WhisperCTCFeatureExtractor, WhisperCTCForCTC
+
+    cfg = WhisperCTCConfig(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
+                           num_mel_bins=80, max_source_positions=1500, head_layers=1, head_dim=16,
+                           head_heads=2, head_ffn_dim=32, vocab_size=len(tiny.VOCAB))
+    torch.manual_seed(0)
+    model = WhisperCTCForCTC._from_config(cfg, attn_implementation="eager").eval()
+    proc = SimpleNamespace(feature_extractor=WhisperCTCFeatureExtractor(), tokenizer=tiny.tokenizer(tmp_path))
+    L = Loaded(model, proc, "tiny-whisper-ctc", "ctc", "random", "", torch.device("cpu"))
+    tr = trace_ctc(short_audio, L, policy=CapturePolicy.full())
+    assert tr.time_bases["frame"] == pytest.approx(50.0) and tr.time_bases["feature_frame"] == pytest.approx(100.0)
+    assert tr["feature_encoder.conv.1"].shape[-1] == tr["ctc.logits"].shape[0] == 25  # 0.5 s
+    assert len(tr.names("encoder.layers.*.attn.pattern")) == 3  # 2 encoder + 1 head layers
+    assert tr.names("encoder.hidden.*")  # widths differ: one tensor per layer
+    inp = proc.feature_extractor(short_audio[1], sampling_rate=16000, return_tensors="pt")
+    with torch.inference_mode():
+        assert torch.allclose(model(inp["input_features"]).logits[0], tr["ctc.logits"], atol=1e-5)
+    assert count_hooks(model) == 0
