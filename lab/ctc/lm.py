@@ -92,6 +92,10 @@ def corpus_lines(text: str, vocab) -> tuple[list[str], list[str]]:
     return lines, sorted(dropped)
 
 
+_BUILT: dict[tuple, NgramLM] = {}  # (text, vocabulary, order) -> model, for apps re-running a text
+_BUILT_MAX = 8
+
+
 def build_lm(text: str, vocab, order: int = 3, out_dir: str | Path | None = None) -> NgramLM:
     """Estimate an ``order``-gram LM (modified Kneser-Ney, KenLM ``lmplz``) from ``text``.
 
@@ -106,6 +110,9 @@ def build_lm(text: str, vocab, order: int = 3, out_dir: str | Path | None = None
     lines, dropped = corpus_lines(text, vocab)
     if not lines:
         raise LabError("the LM text has no word the model's vocabulary can spell")
+    key = (text, tuple(vocab.tokens), int(order))
+    if out_dir is None and key in _BUILT and _BUILT[key].path.is_file():
+        return _BUILT[key]
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="audiolab-lm-"))
     out.mkdir(parents=True, exist_ok=True)
     corpus, arpa = out / "corpus.txt", out / "lm.arpa"
@@ -117,7 +124,13 @@ def build_lm(text: str, vocab, order: int = 3, out_dir: str | Path | None = None
         last = [ln for ln in res.stderr.splitlines() if ln.strip()][-3:]
         raise LabError(f"lmplz could not build a {order}-gram LM from this text: {' '.join(last)}")
     words = sorted({w for ln in lines for w in ln.split()})
-    return NgramLM(arpa, int(order), words, len(lines), dropped)
+    lm = NgramLM(arpa, int(order), words, len(lines), dropped)
+    if out_dir is None:
+        while len(_BUILT) >= _BUILT_MAX:  # forget (and delete) the oldest
+            old = _BUILT.pop(next(iter(_BUILT)))
+            shutil.rmtree(old.path.parent, ignore_errors=True)
+        _BUILT[key] = lm
+    return lm
 
 
 # -- the decoder -----------------------------------------------------------------------------

@@ -83,3 +83,10 @@ def test_bad_lm_text(w2v, text):
 def test_bad_logit_shapes(w2v):
     with pytest.raises(LabError):
         beam_decode(np.zeros((5, 3), np.float32), vocab_of(w2v))
+
+
+def test_the_same_text_is_built_once(w2v):
+    v = vocab_of(w2v)
+    a, b = build_lm(TEXT, v), build_lm(TEXT, v)
+    assert a is b and a.path.is_file()
+    assert build_lm(TEXT, v, order=2) is not a
