@@ -59,11 +59,12 @@ def _error_box(msg: str) -> str:
     return f'<div style="border:2px solid #d62728;border-radius:6px;padding:8px"><b>Error:</b> {html.escape(msg)}</div>'
 
 
-def _status(trace, done: bool) -> str:
+def _status(trace, done: bool, beam: int = 1) -> str:
     m = trace.meta
     if not done:
         n = len(trace.steps)
-        return f"**Decoding** … step {n}" if n else "**Encoder done**, decoding …"
+        then = f" (then a beam search of size {beam})" if beam > 1 else ""
+        return f"**Decoding** … step {n}{then}" if n else f"**Encoder done**, decoding …{then}"
     t = m.get("timings", {})
     words = f", {len(m.get('words') or [])} words" if m.get("words") else ""
     return (f"**Done**: {len(trace.steps)} steps, stop: **{m.get('stop_reason', '?')}**{words} · "
@@ -93,12 +94,13 @@ OUTPUTS = ["status", "text", "transcript", "step", "step_plot", "words_plot", "m
            "trace"]
 
 
-def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True) -> list:
+def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True,
+           beam: int = 1) -> list:
     """Every output of /transcribe (in ``OUTPUTS`` order) for a growing trace: the input views
     after the encoder, the step views while decoding, everything once done; the rest skipped."""
     n, encoder_only = len(trace.steps), not trace.steps
     out = dict.fromkeys(OUTPUTS, gr.skip())
-    out.update(status=_status(trace, done), trace=trace)
+    out.update(status=_status(trace, done, beam), trace=trace)
     if encoder_only:
         shape = _shape(trace)
         out.update(mel_plot=wv.log_mel_figure(trace),
@@ -139,7 +141,8 @@ def transcribe(audio, model_id, reference, beam_size, top_k, heads):
                                         reference=(reference or "").strip() or None):
             redraw = time.perf_counter() - last_plot >= PLOT_EVERY_S
             last_plot = time.perf_counter() if redraw else last_plot
-            yield _views(trace, len(trace.steps) - 1, heads, done=False, step_plot=redraw)
+            yield _views(trace, len(trace.steps) - 1, heads, done=False, step_plot=redraw,
+                         beam=int(beam_size))
         yield _views(trace, len(trace.steps) - 1, heads, done=True)
     except LabError as exc:
         gr.Warning(str(exc))
@@ -154,16 +157,17 @@ def transcribe(audio, model_id, reference, beam_size, top_k, heads):
 def show_step(trace, step, heads):
     """The linked views of one decoder step."""
     if trace is None or not trace.steps:
-        return gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     try:
         step = min(int(step), len(trace.steps) - 1)
         t, start, end = wv.step_time(trace, step, heads)
         return (wv.step_figure(trace, step, heads=heads), wv.transcript_html(trace, step),
                 wv.word_timeline_figure(trace, cursor=t, highlight=(start, end),
-                                        window=WORDS_WINDOW_S))
+                                        window=WORDS_WINDOW_S),
+                wv.cross_attention_map_figure(trace, heads=heads, step=step))
     except LabError as exc:
         gr.Warning(str(exc))
-        return gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
 
 def show_encoder(trace, layer, head, crop):
@@ -187,7 +191,8 @@ def build() -> None:
             reference = gr.Textbox(label="Reference text (optional, for WER)", lines=1)
         with gr.Column(scale=1):
             model_id = gr.Dropdown(model_choices(), value=models.DEFAULTS[FAMILY], label="Model")
-            beam_size = gr.Slider(1, 5, value=1, step=1, label="Beam size (1 = greedy)")
+            beam_size = gr.Slider(1, 5, value=1, step=1, label="Beam size (1 = greedy)",
+                                  elem_id="whisper-beam")
             top_k = gr.Slider(1, 20, value=10, step=1, label="Top-k shown per step")
             heads = gr.Dropdown(["alignment", "all"], value="alignment", allow_custom_value=False,
                                 label="Cross-attention heads")
@@ -223,9 +228,8 @@ def build() -> None:
                map_plot, beam_plot, wer, describe, heads, layer, head, trace_state]  # OUTPUTS
     run.click(transcribe, [audio, model_id, reference, beam_size, top_k, heads], outputs,
               api_name="transcribe")
-    step.release(show_step, [trace_state, step, heads], [step_plot, transcript, words_plot],
-                 api_name="step")
-    heads.change(show_step, [trace_state, step, heads], [step_plot, transcript, words_plot],
-                 api_name=False)
+    step_views = [step_plot, transcript, words_plot, map_plot]
+    step.release(show_step, [trace_state, step, heads], step_views, api_name="step")
+    heads.change(show_step, [trace_state, step, heads], step_views, api_name=False)
     gr.on([layer.release, head.release, crop.change], show_encoder,
           [trace_state, layer, head, crop], enc_plot, api_name="encoder_attention")

@@ -140,7 +140,8 @@ def test_transcribe_streams_then_links_steps(tiny_app, client):
     assert len(sent) >= 7 and max(map(len, sent)) < 1_500_000  # every figure stays small
 
     # the slider's handler: another step, every linked view follows (state kept server-side)
-    step_plot, transcript, words = client.predict(1, "alignment", api_name="/step")
+    step_plot, transcript, words, cross_map = client.predict(1, "alignment", api_name="/step")
+    assert _plot(cross_map)["layout"]["shapes"][0]["y0"] == 0.5  # the box around row 1
     assert 'data-step="1" style="background' in transcript and "outline" in transcript.split('data-step="1"')[1][:80]
     assert "Step 1:" in _plot(step_plot)["layout"]["title"]["text"]
     assert _plot(words)["layout"]["xaxis"]["title"]["text"] == "time (s)"
@@ -166,8 +167,8 @@ def test_bad_input_is_a_message_and_app_keeps_serving(tiny_app, client, tmp_path
 
 
 def test_step_before_any_run_is_harmless(client):
-    step_plot, transcript, words = client.predict(1, "alignment", api_name="/step")
-    for v in (step_plot, transcript, words):  # gr.skip(): nothing changes
+    step_plot, transcript, words, cross_map = client.predict(1, "alignment", api_name="/step")
+    for v in (step_plot, transcript, words, cross_map):  # gr.skip(): nothing changes
         assert isinstance(v, dict) and v["__type__"] == "update" and "value" not in v
 
 
