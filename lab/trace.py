@@ -246,8 +246,11 @@ def module_at(model: torch.nn.Module, path: str) -> torch.nn.Module:
 
 
 def count_hooks(model: torch.nn.Module) -> int:
-    """Number of forward / pre-forward hooks installed anywhere in ``model``."""
+    """Number of forward / pre-forward hooks installed anywhere in ``model``, not counting
+    transformers 5's own output-capturing hooks (it installs those permanently the first time
+    hidden states or attentions are requested)."""
     n = 0
     for m in model.modules():
-        n += len(m._forward_hooks) + len(m._forward_pre_hooks)
+        for h in list(m._forward_hooks.values()) + list(m._forward_pre_hooks.values()):
+            n += "output_capturing_hook" not in getattr(h, "__qualname__", "")
     return n

@@ -7,17 +7,8 @@ from lab.ctc import capture as C
 from lab.ctc import tiny
 from lab.ctc.capture import trace_ctc
 from lab.errors import LabError
-from lab.trace import CapturePolicy, Trace
+from lab.trace import CapturePolicy, Trace, count_hooks
 
-
-def count_hooks(model) -> int:
-    """Hooks on ``model`` other than transformers 5's own output-capturing hooks (which it
-    installs, permanently, the first time hidden states / attentions are requested)."""
-    n = 0
-    for m in model.modules():
-        for h in list(m._forward_hooks.values()) + list(m._forward_pre_hooks.values()):
-            n += "output_capturing_hook" not in getattr(h, "__qualname__", "")
-    return n
 
 WAVE_NAMES = (["input.waveform", "input.waveform_normalized", "input.attention_mask"]
               + [f"feature_encoder.conv.{i}" for i in range(7)]
