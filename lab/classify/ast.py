@@ -147,7 +147,8 @@ def trace_ast(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int 
             attn_mean.append(w.float().mean(0))
             cls_rows.append(w[:, 0, :].float().clone())
             if policy.keeps_layer(i) and policy.keeps(f"encoder.layers.{i}.attn.pattern"):
-                patterns[i] = policy.select_heads(w).clone()
+                # stored at the policy's attention dtype right away (fp16: half of an fp32 copy)
+                patterns[i] = policy.select_heads(w).to(policy.attn_dtype, copy=True)
         return fn
 
     installs = [(module_at(model, paths.parts["patch_embeddings"]), keep("patch_embeddings")),

@@ -85,7 +85,7 @@ def run(model, paths, input_values, attention_mask, policy: CapturePolicy,
                 return
             seen[0] += 1
             if want_attn[i]:
-                patterns[i] = policy.select_heads(w.detach()[0]).clone()
+                patterns[i] = policy.select_heads(w.detach()[0]).to(policy.attn_dtype, copy=True)
         return fn
 
     installs = [(module_at(model, paths.layer(i)), layer_out(i)) for i in range(n_layers)]
