@@ -18,6 +18,7 @@ import gradio as gr
 
 from apps import factory
 from lab import models
+from lab.audio import Audio, load_audio
 from lab.errors import LabError
 from lab.viz import whisper as wv
 
@@ -25,6 +26,7 @@ TITLE = "Whisper"
 FAMILY = "whisper"
 CLIPS = Path(__file__).resolve().parents[1] / "assets" / "clips"
 PLOT_EVERY_S = 0.3  # while streaming, redraw the step figure at most this often
+WINDOW_S = 30.0  # one Whisper window
 WORDS_WINDOW_S = 10.0  # the word timeline shows this many seconds around the selected step
 log = logging.getLogger(__name__)
 
@@ -35,9 +37,17 @@ one token at a time, looking at the audio through **cross-attention**. Press **R
 tokens arrive; then move the **step** slider: every view below jumps to that token."""
 
 
-def model_choices() -> list[str]:
-    ids = [m.id for m in models.KNOWN if m.family == FAMILY]
-    return ids + [i for i in models.offline_ids() if i not in ids and _is_whisper(i)]
+def model_choices() -> list[tuple[str, str]]:
+    """(label, id) for every known Whisper id; the label says when it is not available here."""
+    infos = [m for m in models.KNOWN if m.family == FAMILY]
+    ids = {m.id for m in infos}
+    infos += [models.ModelInfo(i, FAMILY, "zoo") for i in models.offline_ids()
+              if i not in ids and _is_whisper(i)]
+    choices = []
+    for m in infos:
+        ok, _where = models.availability(m)
+        choices.append((m.id if ok else f"{m.id} (not available offline)", m.id))
+    return choices
 
 
 def _is_whisper(model_id: str) -> bool:
@@ -95,12 +105,13 @@ OUTPUTS = ["status", "text", "transcript", "step", "step_plot", "words_plot", "m
 
 
 def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True,
-           beam: int = 1) -> list:
+           beam: int = 1, notes: list[str] = ()) -> list:
     """Every output of /transcribe (in ``OUTPUTS`` order) for a growing trace: the input views
     after the encoder, the step views while decoding, everything once done; the rest skipped."""
     n, encoder_only = len(trace.steps), not trace.steps
     out = dict.fromkeys(OUTPUTS, gr.skip())
-    out.update(status=_status(trace, done, beam), trace=trace)
+    out.update(status=_status(trace, done, beam) + "".join(f"\n\n*Note: {html.escape(n)}*"
+                                                            for n in notes), trace=trace)
     if encoder_only:
         shape = _shape(trace)
         out.update(mel_plot=wv.log_mel_figure(trace),
@@ -128,6 +139,17 @@ def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True,
     return [out[k] for k in OUTPUTS]
 
 
+def first_window(path) -> Audio:
+    """The clip at 16 kHz, cut to its first 30 s window (a note says so: nothing silently)."""
+    audio = load_audio(path)
+    limit = int(WINDOW_S * audio.sample_rate)
+    if len(audio.samples) > limit:
+        audio = Audio(audio.samples[:limit], audio.sample_rate, audio.source, audio.notes + [
+            f"showing the first {WINDOW_S:.0f} s window of {audio.seconds:.1f} s (one Whisper "
+            "window; `audiolab trace whisper` decodes long audio window by window)"])
+    return audio
+
+
 def transcribe(audio, model_id, reference, beam_size, top_k, heads):
     """Stream a decode: yield after the encoder and after each step (step plot throttled)."""
     try:
@@ -135,15 +157,16 @@ def transcribe(audio, model_id, reference, beam_size, top_k, heads):
             raise LabError("no audio: upload a file, record with the microphone or pick an example")
         from lab.whisper import iter_trace_whisper
 
+        clip = first_window(audio)
         loaded = factory.get(model_id or models.DEFAULTS[FAMILY], FAMILY)
-        trace, last_plot = None, 0.0
-        for trace in iter_trace_whisper(audio, loaded, top_k=int(top_k), beam_size=int(beam_size),
+        trace, last_plot, beam = None, 0.0, int(beam_size)
+        for trace in iter_trace_whisper(clip, loaded, top_k=int(top_k), beam_size=beam,
                                         reference=(reference or "").strip() or None):
             redraw = time.perf_counter() - last_plot >= PLOT_EVERY_S
             last_plot = time.perf_counter() if redraw else last_plot
             yield _views(trace, len(trace.steps) - 1, heads, done=False, step_plot=redraw,
-                         beam=int(beam_size))
-        yield _views(trace, len(trace.steps) - 1, heads, done=True)
+                         beam=beam, notes=clip.notes)
+        yield _views(trace, len(trace.steps) - 1, heads, done=True, notes=clip.notes)
     except LabError as exc:
         gr.Warning(str(exc))
         yield [_error_box(str(exc))] + [gr.skip()] * (len(OUTPUTS) - 1)

@@ -116,7 +116,7 @@ def test_api_names(client):
 
 def test_transcribe_streams_then_links_steps(tiny_app, client):
     _, calls = tiny_app
-    outs = _run(client, FOX, reference="the quick brown fox", beam=2)
+    outs = _run(client, FOX, reference="<img src=x onerror=alert(1)> the quick brown fox", beam=2)
     assert calls and calls[0][1] == "whisper"
     final = outs[-1]
     assert final["status"].startswith("**Done**"), final["status"]
@@ -132,7 +132,7 @@ def test_transcribe_streams_then_links_steps(tiny_app, client):
     assert [d["type"] for d in step_fig["data"]] == ["heatmap", "scatter", "bar"]
     assert final["step"]["value"] == final["step"]["maximum"] == n_steps - 1
     assert 'data-step="%d" style="' % (n_steps - 1) in final["transcript"]
-    assert "WER" in final["wer"]
+    assert "WER" in final["wer"] and "<img" not in final["wer"]  # hostile text is escaped
     assert final["beam_plot"]["visible"] is True
     beam = _plot(final["beam_plot"]["value"])
     assert any(d.get("name") == "finished" for d in beam["data"])
@@ -164,6 +164,26 @@ def test_bad_input_is_a_message_and_app_keeps_serving(tiny_app, client, tmp_path
     assert "no audio" in out["status"]
     # still serving: the next good call works
     assert _run(client, FOX)[-1]["status"].startswith("**Done**")
+
+
+def test_long_audio_shows_the_first_window_with_a_note(tiny_app, client, tmp_path):
+    rng = np.random.default_rng(0)
+    long = _wav(tmp_path / "long.wav", 0.1 * rng.standard_normal(16000 * 31), rate=16000)
+    out = _run(client, long)[-1]
+    assert out["status"].startswith("**Done**"), out["status"]
+    assert "first 30 s window of 31.0 s" in out["status"]
+
+
+def test_unavailable_model_is_a_message(app_url, client):
+    from apps import factory
+
+    factory.set_loader(None)
+    from gradio_client import handle_file
+
+    out = client.predict(handle_file(str(FOX)), "openai/whisper-base", "", 1, 5, "alignment",
+                         api_name="/transcribe")
+    status = dict(zip(OUT, out))["status"]
+    assert "<b>Error:</b>" in status and "not available here" in status, status
 
 
 def test_step_before_any_run_is_harmless(client):
