@@ -37,6 +37,18 @@ def offline_classify_ids() -> list[str]:
     return out
 
 
+def architecture_of(model_id: str) -> str:
+    """The first ``architectures`` entry of an offline (zoo) model's config.json, or ""."""
+    import json
+
+    from ..models import ZOO_DIR
+
+    f = ZOO_DIR / model_id / "config.json"
+    if not f.is_file():
+        return ""
+    return (json.loads(f.read_text()).get("architectures") or [""])[0]
+
+
 def default_model() -> str:
     """The first offline classifier, or a LabError naming what exists."""
     from ..models import offline_ids

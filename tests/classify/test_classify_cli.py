@@ -60,3 +60,19 @@ def test_user_errors_exit_2(capsys, tiny_dirs, tmp_path):
     assert code == 2 and "empty" in err
     code, _, err = run_cli(capsys, str(empty), "--model", str(tmp_path / "nope"))
     assert code == 2 and "not available" in err
+
+
+def test_a_zoo_classifier_becomes_the_default(capsys, tiny_dirs, wav, tmp_path, monkeypatch):
+    import shutil
+
+    import lab.models
+    from lab.classify.cli import architecture_of, default_model
+
+    zoo = tmp_path / "zoo"
+    shutil.copytree(tiny_dirs["wav2vec2-frame"], zoo / "tiny-frames")
+    monkeypatch.setattr(lab.models, "ZOO_DIR", zoo)
+    assert default_model() == "tiny-frames"
+    assert architecture_of("tiny-frames") == "Wav2Vec2ForAudioFrameClassification"
+    code, out, _ = run_cli(capsys, str(wav), "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["model"] == "tiny-frames" and doc["weights_source"].startswith("zoo:")
