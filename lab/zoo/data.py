@@ -5,8 +5,10 @@ sox/numpy augmentation are drawn from ``numpy.random.default_rng([seed, split_id
 corpus is reproducible and any subset can be synthesized in any order or in parallel.
 
 Text: words = the 20,000 most frequent English words (PyPI ``wordfreq``) that are also plain lower-case
-entries of Debian's ``wamerican`` list (``/usr/share/dict/american-english``); a sentence is 2-9 words,
-half drawn from the 1,000 most frequent words, half uniformly from all of them.
+entries of Debian's ``wamerican`` list (``/usr/share/dict/american-english``); a sentence is 2-8 words,
+60% drawn from the 1,000 most frequent words, 40% from the 3,000 most frequent (recipe version 2;
+version 1 drew half from all ~16k words, which made spelling unseen rare words from sound the
+dominant error).
 
 Voices: espeak-ng accents x variants, plus flite voices. The held-out split uses accents and
 variants (and the flite voice ``slt``) that never occur in training, and its own sentence seeds.
@@ -83,12 +85,15 @@ def words() -> tuple[str, ...]:
     return tuple(w for w in top_n_list("en", 20000) if w in plain)
 
 
-def sentence(rng: np.random.Generator, min_words: int = 2, max_words: int = 9) -> str:
+VOCAB_WORDS = 3000  # sentences draw from the most frequent 3000 words (60% from the top 1000)
+
+
+def sentence(rng: np.random.Generator, min_words: int = 2, max_words: int = 8) -> str:
     ws = words()
     n = int(rng.integers(min_words, max_words + 1))
     out = []
     for _ in range(n):
-        pool = ws[:1000] if rng.random() < 0.5 else ws
+        pool = ws[:1000] if rng.random() < 0.6 else ws[:VOCAB_WORDS]
         out.append(pool[int(rng.integers(len(pool)))])
     return " ".join(out)
 
@@ -108,7 +113,7 @@ def voices(split: str) -> tuple[list[str], list[str]]:
 
 
 def spec(split: str, index: int, seed: int = 0, *, text: str | None = None, augment: bool = True,
-         flite_share: float = 0.12, min_words: int = 2, max_words: int = 9) -> ClipSpec:
+         flite_share: float = 0.12, min_words: int = 2, max_words: int = 8) -> ClipSpec:
     """The deterministic recipe of clip ``index`` of ``split``."""
     rng = np.random.default_rng([seed, SPLITS[split], index])
     esp, fl = voices(split)
@@ -118,7 +123,7 @@ def spec(split: str, index: int, seed: int = 0, *, text: str | None = None, augm
         engine, voice, speed, pitch = "flite", fl[int(rng.integers(len(fl)))], 0, 0
     else:
         engine, voice = "espeak", esp[int(rng.integers(len(esp)))]
-        speed, pitch = int(rng.integers(120, 211)), int(rng.integers(15, 86))
+        speed, pitch = int(rng.integers(130, 191)), int(rng.integers(15, 86))
     aug = augment and split == "train"
     tempo = float(np.round(rng.uniform(0.9, 1.15), 3)) if aug and rng.random() < 0.3 else 1.0
     reverb = int(rng.integers(10, 60)) if aug and rng.random() < 0.25 else 0
@@ -145,8 +150,12 @@ def _noise(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
     return (w / (np.std(w) + 1e-12)).astype(np.float32)
 
 
-def synthesize(s: ClipSpec, seed: int = 0) -> np.ndarray:
-    """Render a ClipSpec to 16 kHz mono float32 (deterministic)."""
+def synthesize(s: ClipSpec, seed: int = 0, version: int = RECIPE_VERSION) -> np.ndarray:
+    """Render a ClipSpec to 16 kHz mono float32 (deterministic for version >= 2).
+
+    Version 1 (the corpus the first shipped zoo models were trained on) wrote 16-bit sox output,
+    which sox dithers at random (+-1 LSB), so it also trimmed less of espeak's silence.
+    """
     with tempfile.TemporaryDirectory(prefix="zoo") as tmp:
         raw, out = os.path.join(tmp, "raw.wav"), os.path.join(tmp, "out.wav")
         if s.engine == "espeak":
@@ -156,6 +165,8 @@ def synthesize(s: ClipSpec, seed: int = 0) -> np.ndarray:
         # -R: repeatable (seeded) effects; float output: no dither, so a clip is bit-identical each run
         cmd = ["sox", "-V1", "-R", raw, "-r", str(SAMPLE_RATE), "-c", "1", "-e", "floating-point",
                "-b", "32", out]
+        if version == 1:
+            cmd = ["sox", "-V1", raw, "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", out]
         if s.tempo != 1.0:
             cmd += ["tempo", "-s", str(s.tempo)]
         if s.reverb:
@@ -178,12 +189,13 @@ def synthesize(s: ClipSpec, seed: int = 0) -> np.ndarray:
 
 
 def _synth_one(args):
-    s, seed = args
-    return synthesize(s, seed)
+    s, seed, version = args
+    return synthesize(s, seed, version)
 
 
 def corpus(split: str, n: int, seed: int = 0, *, workers: int = 1, start: int = 0,
-           cache: Path | None = None, **spec_kw) -> tuple[list[np.ndarray], list[ClipSpec]]:
+           cache: Path | None = None, version: int = RECIPE_VERSION,
+           **spec_kw) -> tuple[list[np.ndarray], list[ClipSpec]]:
     """Clips ``start .. start+n-1`` of ``split`` (audio list, specs). ``workers`` <= 2 processes.
 
     With ``cache`` set, the result is stored there as ``<split>-<seed>-<start>-<n>-<hash>.npz`` and
@@ -193,14 +205,15 @@ def corpus(split: str, n: int, seed: int = 0, *, workers: int = 1, start: int = 
     path = None
     if cache is not None:
         h = hashlib.sha1("".join(s.key() for s in specs).encode()).hexdigest()[:10]
-        path = Path(cache) / f"v{RECIPE_VERSION}-{split}-{seed}-{start}-{n}-{h}.npz"
+        prefix = "" if version == 1 else f"v{version}-"
+        path = Path(cache) / f"{prefix}{split}-{seed}-{start}-{n}-{h}.npz"
         if path.is_file():
             z = np.load(path)
             lens = z["lens"]
             flat = z["audio"]
             offs = np.concatenate([[0], np.cumsum(lens)])
             return [flat[offs[i]:offs[i + 1]] for i in range(n)], specs
-    jobs = [(s, seed) for s in specs]
+    jobs = [(s, seed, version) for s in specs]
     if workers > 1:
         from multiprocessing import get_context
 

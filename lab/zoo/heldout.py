@@ -39,7 +39,43 @@ def load_speech(path: Path = HELDOUT / "speech-en") -> list[tuple[Path, str]]:
     return [(path / k, v["text"]) for k, v in sorted(meta.items())]
 
 
+def write_keywords(out: Path = HELDOUT / "tiny-wav2vec2-keywords", per_digit: int = 2, seed: int = 0) -> Path:
+    """Two clips per digit by held-out voices (indices 0..19 of the keyword held-out corpus)."""
+    from .train_wav2vec2_keywords import DIGITS, corpus
+
+    audio, labels, specs = corpus("heldout", 10 * per_digit, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    for i, (a, y, s) in enumerate(zip(audio, labels, specs)):
+        name = f"{i:02d}-{DIGITS[y]}.flac"
+        sf.write(out / name, np.clip(a, -1, 1), data.SAMPLE_RATE, subtype="PCM_16")
+        meta[name] = {"label": DIGITS[y], "voice": s.voice, "speed": s.speed, "pitch": s.pitch}
+    (out / "labels.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return out
+
+
+def write_frames(out: Path = HELDOUT / "tiny-wav2vec2-frames", n: int = 5, seed: int = 0) -> Path:
+    """Held-out scenes 0..n-1 with their per-sample labels as segments [start, end, label]."""
+    from .train_wav2vec2_frames import LABELS, scene
+
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    for i in range(n):
+        a, lab = scene("heldout", i, seed)
+        name = f"scene-{i:02d}.flac"
+        sf.write(out / name, np.clip(a, -1, 1), data.SAMPLE_RATE, subtype="PCM_16")
+        edges = np.flatnonzero(np.diff(lab)) + 1
+        starts, ends = np.r_[0, edges], np.r_[edges, len(lab)]
+        meta[name] = [[int(s), int(e), LABELS[int(lab[s])]] for s, e in zip(starts, ends)]
+    (out / "segments.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return out
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "speech"
     if which == "speech":
         print(write_speech())
+    elif which == "keywords":
+        print(write_keywords())
+    elif which == "frames":
+        print(write_frames())

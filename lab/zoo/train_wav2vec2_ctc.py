@@ -1,8 +1,9 @@
 """Train ``tiny-wav2vec2-ctc-en``: a small ``Wav2Vec2ForCTC`` on raw 16 kHz waveform, from scratch.
 
 Architecture: the real wav2vec2 CNN feature encoder (7 conv layers, kernels 10,3,3,3,3,2,2, strides
-5,2,2,2,2,2,2 = 320 samples = 20 ms per frame; 96 channels, layer norm), a 144-wide 4-layer
-transformer (4 heads) with the convolutional relative position embedding, linear CTC head over the
+5,2,2,2,2,2,2 = 320 samples = 20 ms per frame; 64 channels, group norm on the first conv as in
+wav2vec2-base), a 144-wide 4-layer post-norm transformer (4 heads, FFN 576) with the convolutional
+relative position embedding, linear CTC head over the
 32-symbol character vocabulary (``<pad>`` = blank, ``|`` = word delimiter).
 
 Training: the synthesized corpus of ``lab.zoo.data`` (same train split as whisper-tiny.en-ctc);
@@ -28,10 +29,11 @@ from . import data
 from .common import VOCAB, cer, encode_text, greedy_decode, tokenizer
 
 ID = "tiny-wav2vec2-ctc-en"
-N_TRAIN, N_HELDOUT = 6000, 300
-STEPS, BATCH_SECONDS, LR = 2400, 48.0, 2e-3
-CHECKPOINTS = (150, 400, 800, 1400)
+N_TRAIN, N_HELDOUT = 4000, 300
+STEPS, BATCH_SECONDS, LR = 1000, 24.0, 1.5e-3
+CHECKPOINTS = (50, 120, 250, 500)
 KD_WEIGHT, KD_TEMP = 1.0, 1.0
+DATA_VERSION = 2  # must be the corpus the teacher's cached encoder features were computed on
 
 
 def config():
@@ -40,8 +42,8 @@ def config():
     c = Wav2Vec2Config(
         vocab_size=len(VOCAB), pad_token_id=0, bos_token_id=1, eos_token_id=2,
         hidden_size=144, num_hidden_layers=4, num_attention_heads=4, intermediate_size=576,
-        conv_dim=(96,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
-        conv_bias=True, feat_extract_norm="layer", do_stable_layer_norm=True,
+        conv_dim=(64,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
+        conv_bias=True, feat_extract_norm="group", do_stable_layer_norm=False,
         num_conv_pos_embeddings=64, num_conv_pos_embedding_groups=16,
         hidden_dropout=0.05, attention_dropout=0.05, activation_dropout=0.0, feat_proj_dropout=0.05,
         final_dropout=0.0, layerdrop=0.0, apply_spec_augment=True, mask_time_prob=0.05,
@@ -55,7 +57,7 @@ def processor():
     from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2Processor
 
     fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0,
-                                  do_normalize=True, return_attention_mask=True)
+                                  do_normalize=True, return_attention_mask=False)
     return Wav2Vec2Processor(feature_extractor=fe, tokenizer=tokenizer())
 
 
@@ -86,7 +88,8 @@ def teacher_posteriors(specs, log) -> list[torch.Tensor] | None:
     from .whisper_ctc import WhisperCTCForCTC
 
     h = hashlib.sha1("".join(s.key() for s in specs).encode()).hexdigest()[:10]
-    feat = data.data_cache() / f"whisper-enc-train-{len(specs)}-{h}.pt"
+    prefix = "" if DATA_VERSION == 1 else f"v{DATA_VERSION}-"
+    feat = data.data_cache() / f"whisper-enc-{prefix}train-{len(specs)}-{h}.pt"
     head = ZOO / WHISPER_CTC_ID / "head.safetensors"
     if not feat.is_file() or not head.is_file():
         log(f"no teacher ({feat.name} or {head} missing): CTC only")
@@ -151,8 +154,8 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     n_train, n_held, steps = (N_TRAIN, N_HELDOUT, STEPS) if not quick else (64, 16, 12)
     ckpts = CHECKPOINTS if not quick else (4, 8)
     cache = data.data_cache()
-    tr_audio, tr_specs = data.corpus("train", n_train, seed, cache=cache)
-    he_audio, he_specs = data.corpus("heldout", n_held, seed, cache=cache)
+    tr_audio, tr_specs = data.corpus("train", n_train, seed, cache=cache, version=DATA_VERSION)
+    he_audio, he_specs = data.corpus("heldout", n_held, seed, cache=cache, version=DATA_VERSION)
     he_texts = [s.text for s in he_specs]
     labels = [encode_text(s.text) for s in tr_specs]
     teacher = teacher_posteriors(tr_specs, log) if KD_WEIGHT > 0 else None
@@ -213,7 +216,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     save_fp16(model, proc, outp)
     loaded = Wav2Vec2ForCTC.from_pretrained(str(outp)).eval()  # evaluate what ships (fp16 -> fp32)
     c_he, hyps, blank = evaluate(loaded, he_audio, he_texts)
-    fl_audio, fl_specs = data.corpus("flite", 100, seed, cache=cache)
+    fl_audio, fl_specs = data.corpus("flite", 100, seed, cache=cache, version=DATA_VERSION)
     c_fl, _, _ = evaluate(loaded, fl_audio, [s.text for s in fl_specs])
     save_fp16(loaded, proc, ck_dir / f"step-{steps:05d}")
     history.append({"step": steps, "heldout_cer": round(c_he, 4), "blank_fraction": round(blank, 3)})

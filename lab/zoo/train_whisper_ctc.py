@@ -2,7 +2,7 @@
 
 Recipe: synthesize train clips (``lab.zoo.data``, espeak-ng + flite, augmented), run the frozen
 encoder once per clip (unpadded, batch 1) and keep its output (fp16); train the head (projection
-384->256, 2 pre-norm attention layers, linear to the 32-char vocabulary) with CTC on those features;
+384->192, 2 pre-norm attention layers, linear to the 32-char vocabulary) with CTC on those features;
 evaluate greedy-decoding CER on held-out espeak voices + unseen sentences, and on flite ``slt``
 (never heard in training). Ships the head (fp16) + ``recipe.json``; the resolver builds the full model.
 """
@@ -19,9 +19,10 @@ import torch
 from . import data
 from .common import VOCAB, cer, encode_text, greedy_decode
 
-HEAD = {"head_layers": 2, "head_dim": 256, "head_heads": 4, "head_ffn_dim": 1024, "dropout": 0.1}
-N_TRAIN, N_HELDOUT, N_FLITE = 6000, 300, 100
-STEPS, BATCH, LR = 3000, 32, 1e-3
+HEAD = {"head_layers": 2, "head_dim": 192, "head_heads": 4, "head_ffn_dim": 768, "dropout": 0.1}
+N_TRAIN, N_HELDOUT, N_FLITE = 4000, 300, 100
+STEPS, BATCH, LR = 1200, 16, 1.5e-3
+DATA_VERSION = 2  # the corpus version the shipped head was trained on (lab.zoo.data.RECIPE_VERSION)
 
 
 def _features(model, fe, audio: list[np.ndarray], log) -> list[torch.Tensor]:
@@ -40,13 +41,17 @@ def _cached_features(name, model, fe, audio, specs, log):
     import hashlib
 
     h = hashlib.sha1("".join(s.key() for s in specs).encode()).hexdigest()[:10]
-    path = data.data_cache() / f"whisper-enc-{name}-{len(specs)}-{h}.pt"
+    path = data.data_cache() / f"whisper-enc-{feature_prefix()}{name}-{len(specs)}-{h}.pt"
     if path.is_file():
         return torch.load(path)
     feats = _features(model, fe, audio, log)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(feats, path)
     return feats
+
+
+def feature_prefix() -> str:
+    return "" if DATA_VERSION == 1 else f"v{DATA_VERSION}-"
 
 
 def _batch(feats, labels, idx, train: bool, rng):
@@ -109,9 +114,9 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
 
     cache = data.data_cache()
     t0 = time.time()
-    tr_audio, tr_specs = data.corpus("train", n_train, seed, cache=cache)
-    he_audio, he_specs = data.corpus("heldout", n_held, seed, cache=cache)
-    fl_audio, fl_specs = data.corpus("flite", n_flite, seed, cache=cache)
+    tr_audio, tr_specs = data.corpus("train", n_train, seed, cache=cache, version=DATA_VERSION)
+    he_audio, he_specs = data.corpus("heldout", n_held, seed, cache=cache, version=DATA_VERSION)
+    fl_audio, fl_specs = data.corpus("flite", n_flite, seed, cache=cache, version=DATA_VERSION)
     hours = sum(len(a) for a in tr_audio) / data.SAMPLE_RATE / 3600
     log(f"data: {n_train} train clips ({hours:.2f} h), {n_held} held-out, {n_flite} flite "
         f"({time.time() - t0:.0f}s)")
@@ -150,7 +155,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
         sched.step()
         if step % 100 == 0 or step == steps - 1:
             log(f"step {step} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
-        if (step + 1) % 500 == 0 or step == steps - 1:
+        if (step + 1) % 400 == 0 or step == steps - 1:
             c, _ = evaluate(model, he, [s.text for s in he_specs])
             history.append({"step": step + 1, "heldout_cer": round(c, 4)})
             log(f"  held-out CER {c:.4f}")
@@ -212,3 +217,35 @@ def _blank_fraction(model, feats) -> float:
             n += ids.numel()
             b += int((ids == 0).sum())
     return b / max(n, 1)
+
+
+CARD_TITLE = ("A mel-input, encoder-only CTC model in the spirit of M-CTC-T: the frozen Whisper tiny.en "
+              "encoder with a small CTC head trained by the lab on synthesized speech.")
+CARD_BODY = """## Use
+```python
+from lab.models import resolve
+m = resolve("whisper-tiny.en-ctc")          # offline; builds the HF directory on first use
+feats = m.processor(audio=samples_16k, sampling_rate=16000, return_tensors="pt")
+text = m.processor.batch_decode(m.model(**feats).logits.argmax(-1))[0]
+```
+
+## What ships
+Only the trained part: `head.safetensors` (fp16, `head.*` + `lm_head.*`) and `recipe.json`. The
+resolver (`lab/zoo/build.py`, id `whisper-tiny.en-ctc` in `lab.models.BUNDLES`) assembles a full HF
+directory (config.json, model.safetensors fp32, processor files) in the user cache from the
+`whisper-tiny.en` bundle's encoder + this head; the directory name carries the hashes of both, and
+the bytes are a pure function of them. The model class is `lab.zoo.whisper_ctc.WhisperCTCForCTC`
+(registered with `AutoModelForCTC`, no remote code).
+
+## Architecture
+Whisper tiny.en encoder (2 convs, 4 layers, d=384, 6 heads; frozen, 7.6M parameters) on 80-bin
+log-mel input of any length up to 30 s (no padding to 30 s: positions are sliced), then the head:
+Linear 384->192, 2 pre-norm transformer layers (4 heads, FFN 768, dropout 0.1), LayerNorm,
+Linear 192->32 over the character vocabulary (`<pad>` = CTC blank, `|` = word delimiter, a-z, `'`).
+50 frames/s.
+
+## Training (`audiolab train whisper-tiny.en-ctc`)
+The encoder runs once per clip (batch 1, unpadded) and its output is cached (fp16); the head
+trains on those features with CTC (AdamW, lr 1.5e-3, warm-up then cosine, batch 16 clips, 1200
+steps, two random 1-6 frame time masks per clip), seed 0, 1 CPU thread. The head is stored in
+fp16; all metrics below are of the shipped fp16 head (loaded as fp32)."""

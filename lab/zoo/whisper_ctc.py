@@ -55,6 +55,9 @@ class WhisperCTCConfig(WhisperConfig):
         self.head_ffn_dim = head_ffn_dim
         self.ctc_loss_reduction = ctc_loss_reduction
         self.ctc_zero_infinity = ctc_zero_infinity
+        # frame geometry for lab/ctc/frames.py (Whisper's two convs over mel frames: 100/s -> 50/s)
+        self.conv_kernel = [3, 3]
+        self.conv_stride = [1, 2]
 
 
 class WhisperCTCFeatureExtractor(WhisperFeatureExtractor):

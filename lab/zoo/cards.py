@@ -1,0 +1,66 @@
+"""Model cards: ``lab/zoo/<id>/README.md`` rendered from the recipe text + ``metrics.json``.
+
+``python -m lab.zoo.cards ID`` (the training recipes call :func:`write` at the end).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ZOO = Path(__file__).parent
+
+DATA = """Training speech comes from `lab/zoo/data.py` (recipe version 2, bit-reproducible per clip):
+sentences of 2-8 words drawn from the 3,000 most frequent English words (PyPI `wordfreq`) that are
+plain lower-case words of Debian `wamerican` (60% of the draws from the 1,000 most frequent); voices
+are espeak-ng accents {en-us, en-gb, en-gb-scotland, en-gb-x-gbclan, en-gb-x-rp, en-029} x 29
+variants at 130-190 wpm and pitch 15-85, plus flite kal16/awb/rms (12%); sox tempo 0.9-1.15 (30%), reverb
+(25%), white/pink noise at 15-40 dB SNR (40%), random level and 0-0.4 s of silence at each end.
+**Held out** (never in training): espeak accents en-us-nyc and en-gb-x-gbcwmd with variants m4, m6,
+f3, f4, Annie, travis, belinda, david, their own sentence seeds; flite voice `slt` (out of domain)."""
+
+
+def write(model_id: str, title: str, body: str, metrics: dict | None = None,
+          out: Path | str | None = None) -> Path:
+    d = Path(out) if out is not None else ZOO / model_id
+    metrics = metrics if metrics is not None else json.loads((d / "metrics.json").read_text())
+    keys = [k for k in metrics if k not in ("history", "examples")]
+    rows = "\n".join(f"| {k} | {metrics[k]} |" for k in keys)
+    hist = "\n".join(f"- {json.dumps(h)}" for h in metrics.get("history", []))
+    ex = "\n".join(f"- `{e['ref']}` -> `{e['hyp']}` ({e.get('voice', '')})"
+                   for e in metrics.get("examples", []))
+    text = f"""# {model_id}
+
+{title}
+
+{body}
+
+## Data
+{DATA}
+
+## Metrics (measured by the training run, `metrics.json`)
+| key | value |
+| --- | --- |
+{rows}
+
+Timings are wall-clock seconds on the lab's 2-core CPU box with `torch.set_num_threads(1)` while other
+jobs shared the machine (so they are upper bounds).
+
+### During training
+{hist or '-'}
+
+### Examples (held-out voices and sentences)
+{ex or '-'}
+"""
+    (d / "README.md").write_text(text)
+    return d / "README.md"
+
+
+if __name__ == "__main__":
+    import importlib
+
+    from .train import RECIPES
+
+    mid = sys.argv[1]
+    mod = importlib.import_module(RECIPES[mid])
+    print(write(mid, mod.CARD_TITLE, mod.CARD_BODY))
