@@ -181,10 +181,13 @@ class _AttnRecorder:
                            "load it with attention=True (eager)")
 
 
-def _stack(ws: list[torch.Tensor], trace: Trace, index) -> torch.Tensor:
-    """(layer, head, ...) of the kept layers / heads; ``index`` picks the query rows."""
+def _add_stack(trace: Trace, name: str, axes_key: str, ws: list[torch.Tensor], index) -> None:
+    """Record (layer, head, ...) of the kept layers / heads; ``index`` picks the query rows."""
+    if not trace.policy.keeps(name):
+        return
     kept = [w[:, index] for i, w in enumerate(ws) if trace.policy.keeps_layer(i)]
-    return trace.policy.select_heads(torch.stack(kept), 1)
+    if kept:
+        trace.add(name, trace.policy.select_heads(torch.stack(kept), 1), names.AXES[axes_key], attention=True)
 
 
 class _LogitsBuffer:
@@ -245,14 +248,11 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
         rec.check()
         cache = out.past_key_values
         if s == 0:
-            trace.add("decoder.prompt.self_attn.pattern", _stack(rec.self_w, trace, slice(None)),
-                      names.AXES["decoder.prompt.self_attn.pattern"], attention=True)
-            trace.add("decoder.prompt.cross_attn.pattern", _stack(rec.cross_w, trace, slice(None)),
-                      names.AXES["decoder.prompt.cross_attn.pattern"], attention=True)
-        trace.add(names.step_self(s), _stack(rec.self_w, trace, -1),
-                  names.AXES["decoder.step.{s}.self_attn.pattern"], attention=True)
-        trace.add(names.step_cross(s), _stack(rec.cross_w, trace, -1),
-                  names.AXES["decoder.step.{s}.cross_attn.pattern"], attention=True)
+            for kind, ws in (("self", rec.self_w), ("cross", rec.cross_w)):
+                key = f"decoder.prompt.{kind}_attn.pattern"
+                _add_stack(trace, key, key, ws, slice(None))
+        _add_stack(trace, names.step_self(s), "decoder.step.{s}.self_attn.pattern", rec.self_w, -1)
+        _add_stack(trace, names.step_cross(s), "decoder.step.{s}.cross_attn.pattern", rec.cross_w, -1)
         if alignment_heads:
             align_rows.append(torch.stack([rec.cross_w[l][h, -1].float().cpu() for l, h in alignment_heads]))
             trace.add("timestamps.cross_attn", torch.stack(align_rows, 1),

@@ -2,7 +2,7 @@
 
 ``MODULES`` maps a canonical part name to the Hugging Face module path inside
 ``WhisperForConditionalGeneration`` (transformers 5.x). When transformers renames a module, this
-table and the golden test in ``tests/whisper/test_names.py`` change -- nothing else.
+table and the golden test in ``tests/whisper/test_capture.py`` change -- nothing else.
 
 Capture names (tensor names in the Trace) and their axes are listed in ``AXES`` (per-layer and
 per-step names are patterns with ``{i}`` / ``{s}``); ``WHISPER_CONTRACT.md`` documents them.

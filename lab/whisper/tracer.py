@@ -48,6 +48,17 @@ def alignment_heads(model) -> list[list[int]]:
     return [[l, h] for l in range(L // 2, L) for h in range(H)]
 
 
+def _check_policy(policy: CapturePolicy, model) -> None:
+    c = model.config
+    n_layers = max(c.encoder_layers, c.decoder_layers)
+    n_heads = min(c.encoder_attention_heads, c.decoder_attention_heads)
+    bad_l = [i for i in (policy.layers or []) if not 0 <= i < n_layers]
+    bad_h = [h for h in (policy.heads or []) if not 0 <= h < n_heads]
+    if bad_l or bad_h:
+        raise LabError(f"capture policy asks for layers {bad_l} / heads {bad_h} this model does not have "
+                       f"(layers 0..{n_layers - 1}, heads 0..{n_heads - 1})")
+
+
 def _model_meta(model) -> dict:
     c = model.config
     return {"d_model": c.d_model, "encoder_layers": c.encoder_layers, "decoder_layers": c.decoder_layers,
@@ -69,8 +80,10 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
     model, tokenizer = loaded.model, loaded.processor.tokenizer
     if top_k < 1:
         raise LabError(f"top_k must be >= 1, got {top_k}")
+    policy = policy or CapturePolicy()
+    _check_policy(policy, model)
     trace = Trace(family="whisper", model_id=loaded.model_id, weights_source=loaded.weights_source,
-                  policy=policy or CapturePolicy())
+                  policy=policy)
     trace.time_bases = dict(names.TIME_BASES)
     trace.meta["model"] = _model_meta(model)
     trace.meta["source"] = audio.source

@@ -219,3 +219,25 @@ def test_repetition_rule():
     assert repetition_at_tail([5, 9] + [1, 2, 3] * 4)
     assert not repetition_at_tail([1, 2, 3] * 3)
     assert not repetition_at_tail(list(range(40)))
+
+
+def test_module_table_resolves(tiny):
+    from lab.trace import module_at
+
+    for key, path in names.MODULES.items():
+        assert module_at(tiny.model, path.format(i=1)) is not None, key
+
+
+def test_policy_out_of_range_is_a_clear_error(tiny, fox):
+    with pytest.raises(LabError, match="heads"):
+        trace_whisper(fox, tiny, policy=CapturePolicy(heads=[7]), max_steps=1)
+
+
+def test_repetition_stops_a_loop(tiny, fox, features):
+    """The random tiny model loops on one token: the trace stops after 12 copies; generate() runs
+    on to its limit, and the trace is a prefix of it."""
+    tr = trace_whisper(fox, tiny, max_steps=30, word_timestamps=False, policy=CapturePolicy(names=["x"]))
+    assert tr.meta["stop_reason"] == "repetition"
+    with torch.no_grad():
+        want = tiny.model.generate(features(tiny, fox), max_new_tokens=30)[0].tolist()
+    assert want[: len(tr.steps)] == tr.meta["token_ids"] and len(want) == 30 > len(tr.steps)
