@@ -98,3 +98,21 @@ def features():
 @pytest.fixture(scope="session")
 def clip_text():
     return dict(CLIP_TEXT)
+
+
+@pytest.fixture
+def make_long(tmp_path):
+    """``make_long(first, second)``: ``first`` padded with silence to exactly 30 s, then ``second``
+    -- a > 30 s clip made with sox in tmp_path (nothing big is committed)."""
+    import subprocess
+
+    import soundfile as sf
+
+    def make(first="quick_brown_fox.wav", second="open_the_door.wav") -> Path:
+        n = sf.info(str(CLIPS / first)).frames
+        padded, out = tmp_path / "padded.wav", tmp_path / "long.wav"
+        subprocess.run(["sox", str(CLIPS / first), str(padded), "pad", "0", f"{480000 - n}s"], check=True)
+        subprocess.run(["sox", str(padded), str(CLIPS / second), str(out)], check=True)
+        return out
+
+    return make

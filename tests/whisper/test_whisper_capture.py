@@ -126,7 +126,7 @@ def test_greedy_equals_generate_tiny(tiny, clip, clips_dir, features):
 def test_multilingual_prompt_matches_generate(tiny_multi, fox, features):
     tok = tiny_multi.processor.tokenizer
     for language, task in (("de", None), (None, None), ("french", "translate")):
-        tr = trace_whisper(fox, tiny_multi, max_steps=4, stop_on_repetition=False, word_timestamps=False,
+        tr = trace_whisper(fox, tiny_multi, max_steps=3, stop_on_repetition=False, word_timestamps=False,
                            language=language, task=task, policy=CapturePolicy(names=["decoder.logits"]))
         prompt = [p["token_id"] for p in tr.meta["prompt"]]
         assert prompt[0] == 50257 and prompt[3] == 50362
@@ -139,7 +139,7 @@ def test_multilingual_prompt_matches_generate(tiny_multi, fox, features):
             assert tr.meta["language_probs"][0]["language"] == tr.meta["language"]
         x = features(tiny_multi, fox)
         with torch.no_grad():
-            want = tiny_multi.model.generate(x, max_new_tokens=4, language=language, task=task,
+            want = tiny_multi.model.generate(x, max_new_tokens=3, language=language, task=task,
                                              return_dict_in_generate=True)
         seq = want.sequences[0].tolist()
         got = tr.meta["token_ids"]
@@ -233,11 +233,30 @@ def test_policy_out_of_range_is_a_clear_error(tiny, fox):
         trace_whisper(fox, tiny, policy=CapturePolicy(heads=[7]), max_steps=1)
 
 
-def test_repetition_stops_a_loop(tiny, fox, features):
-    """The random tiny model loops on one token: the trace stops after 12 copies; generate() runs
-    on to its limit, and the trace is a prefix of it."""
-    tr = trace_whisper(fox, tiny, max_steps=30, word_timestamps=False, policy=CapturePolicy(names=["x"]))
+def test_repetition_stops_a_loop(tiny, fox):
+    """The random tiny model loops on one token: the trace stops after 12 copies; without the
+    rule (= generate(), see test_greedy_equals_generate_tiny) decoding runs on, same prefix."""
+    pol = CapturePolicy(names=["x"])
+    tr = trace_whisper(fox, tiny, max_steps=30, word_timestamps=False, policy=pol)
     assert tr.meta["stop_reason"] == "repetition"
-    with torch.no_grad():
-        want = tiny.model.generate(features(tiny, fox), max_new_tokens=30)[0].tolist()
-    assert want[: len(tr.steps)] == tr.meta["token_ids"] and len(want) == 30 > len(tr.steps)
+    n = len(tr.steps)
+    full = trace_whisper(fox, tiny, max_steps=n + 3, word_timestamps=False, policy=pol, stop_on_repetition=False)
+    assert full.meta["stop_reason"] == "max_steps" and full.meta["token_ids"][:n] == tr.meta["token_ids"]
+
+
+def test_suppression_rules_equal_transformers_processors(tiny):
+    from transformers.generation.logits_process import (SuppressTokensAtBeginLogitsProcessor,
+                                                        SuppressTokensLogitsProcessor)
+
+    from lab.whisper.decode import SuppressionRules
+
+    gen = tiny.model.generation_config
+    rules = SuppressionRules(tiny.model, begin_index=2)
+    hf_begin = SuppressTokensAtBeginLogitsProcessor(gen.begin_suppress_tokens, 2)
+    hf_all = SuppressTokensLogitsProcessor(gen.suppress_tokens)
+    scores = torch.randn(3, tiny.model.config.vocab_size)
+    for n in (2, 3):
+        ids = torch.zeros(3, n, dtype=torch.long)
+        assert torch.equal(rules(ids, scores.clone()), hf_all(ids, hf_begin(ids, scores.clone())))
+    assert torch.isinf(rules(torch.zeros(1, 2, dtype=torch.long), scores[:1])[0, 50256])
+    assert not torch.isinf(rules(torch.zeros(1, 3, dtype=torch.long), scores[:1])[0, 50256])

@@ -3,24 +3,12 @@ is in test_real.py."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from lab.trace import Trace
 from lab.whisper import trace_long
 from lab.whisper.long import windows_of
-
-
-def make_long(clips_dir, tmp_path, first="quick_brown_fox.wav", second="open_the_door.wav") -> "Path":
-    """``first`` padded with silence to exactly 30 s, then ``second``: > 30 s, made with sox."""
-    import soundfile as sf
-
-    n = sf.info(str(clips_dir / first)).frames
-    padded, out = tmp_path / "padded.wav", tmp_path / "long.wav"
-    subprocess.run(["sox", str(clips_dir / first), str(padded), "pad", "0", f"{(480000 - n)}s"], check=True)
-    subprocess.run(["sox", str(padded), str(clips_dir / second), str(out)], check=True)
-    return out
 
 
 def test_windows_cover_the_clip():
@@ -30,8 +18,8 @@ def test_windows_cover_the_clip():
     assert w[0][0] == 0 and w[-1][1] == 1_000_000 and all(a[1] == b[0] for a, b in zip(w, w[1:]))
 
 
-def test_trace_long_tiny(tiny, clips_dir, tmp_path):
-    path = make_long(clips_dir, tmp_path)
+def test_trace_long_tiny(tiny, make_long):
+    path = make_long()
     seen = []
     res = trace_long(path, tiny, max_steps=3, stop_on_repetition=False,
                      progress=lambda k, n: seen.append((k, n)), reference="a b c")
@@ -68,8 +56,8 @@ def test_cli_json(tiny_dir, fox, tmp_path, capsys):
     assert back.meta["text"] == d["text"]
 
 
-def test_cli_long_and_errors(tiny_dir, clips_dir, tmp_path, capsys):
-    path = make_long(clips_dir, tmp_path)
+def test_cli_long_and_errors(tiny_dir, make_long, tmp_path, capsys):
+    path = make_long()
     code, out = _cli(["trace", "whisper", str(path), "--model", str(tiny_dir), "--json",
                       "--max-steps", "2", "--no-words"], capsys)
     d = json.loads(out.out)

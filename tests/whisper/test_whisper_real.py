@@ -36,7 +36,7 @@ def test_transcripts(traces):
 
 
 def test_greedy_equals_generate(real, traces, clips_dir, features):
-    for clip in ["quick_brown_fox.wav", "seven_apples.wav", "train_station.wav", "music_loud.wav"]:
+    for clip in ["quick_brown_fox.wav", "seven_apples.wav", "train_station.wav"]:
         x = features(real, clips_dir / clip)
         with torch.no_grad():
             want = real.model.generate(x)[0].tolist()
@@ -93,10 +93,8 @@ def test_word_times_agree_with_generate(real, clips_dir):
     assert np.median(np.abs(diffs)) <= 0.06
 
 
-def test_long_audio_real(real, clips_dir, tmp_path):
-    from test_long_cli import make_long
-
-    res = trace_long(make_long(clips_dir, tmp_path), real)
+def test_long_audio_real(real, make_long):
+    res = trace_long(make_long(), real)
     assert [t.meta["text"] for t in res.traces] == [EXACT["quick_brown_fox.wav"], EXACT["open_the_door.wav"]]
     assert res.text == EXACT["quick_brown_fox.wav"].strip() + " " + EXACT["open_the_door.wav"].strip()
     second = [w for w in res.words if w["window"] == 1]
