@@ -151,10 +151,10 @@ def _noise(rng: np.random.Generator, n: int, kind: str) -> np.ndarray:
 
 
 def synthesize(s: ClipSpec, seed: int = 0, version: int = RECIPE_VERSION) -> np.ndarray:
-    """Render a ClipSpec to 16 kHz mono float32 (deterministic for version >= 2).
+    """Render a ClipSpec to 16 kHz mono float32 (bit-identical on every run).
 
-    Version 1 (the corpus the first shipped zoo models were trained on) wrote 16-bit sox output,
-    which sox dithers at random (+-1 LSB), so it also trimmed less of espeak's silence.
+    ``version`` 1 wrote 16-bit sox output, which sox dithers at random (+-1 LSB); kept only so old
+    caches stay readable -- version 1 text also differed (see the module docstring).
     """
     with tempfile.TemporaryDirectory(prefix="zoo") as tmp:
         raw, out = os.path.join(tmp, "raw.wav"), os.path.join(tmp, "out.wav")

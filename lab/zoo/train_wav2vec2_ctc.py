@@ -89,20 +89,20 @@ def teacher_posteriors(specs, log) -> list[torch.Tensor] | None:
 
     h = hashlib.sha1("".join(s.key() for s in specs).encode()).hexdigest()[:10]
     prefix = "" if DATA_VERSION == 1 else f"v{DATA_VERSION}-"
-    feat = data.data_cache() / f"whisper-enc-{prefix}train-{len(specs)}-{h}.pt"
+    feat = data.data_cache() / f"whisper-states-{prefix}train-{len(specs)}-{h}.pt"
     head = ZOO / WHISPER_CTC_ID / "head.safetensors"
     if not feat.is_file() or not head.is_file():
         log(f"no teacher ({feat.name} or {head} missing): CTC only")
         return None
     recipe = json.loads((ZOO / WHISPER_CTC_ID / "recipe.json").read_text())
-    cfg = whisper_ctc_config({"encoder_layers": 0}, recipe["head"])
+    cfg = whisper_ctc_config({}, recipe["head"])  # WhisperConfig defaults = tiny's encoder shape
     t = WhisperCTCForCTC(cfg).eval()
     t.load_state_dict({k: v.float() for k, v in load_file(str(head)).items()}, strict=False)
     feats = torch.load(feat)
     out = []
     with torch.no_grad():
         for f in feats:
-            out.append(F.log_softmax(t.head_logits(f.float()[None])[0], -1).to(torch.float16))
+            out.append(F.log_softmax(t.head_logits(t.mix(f.float()[None]))[0], -1).to(torch.float16))
     log(f"teacher posteriors for {len(out)} clips")
     return out
 

@@ -19,7 +19,8 @@ import torch
 from . import data
 from .common import VOCAB, cer, encode_text, greedy_decode
 
-HEAD = {"head_layers": 2, "head_dim": 192, "head_heads": 4, "head_ffn_dim": 768, "dropout": 0.1}
+HEAD = {"head_layers": 2, "head_dim": 192, "head_heads": 4, "head_ffn_dim": 768, "dropout": 0.1,
+        "use_weighted_layer_sum": True}
 N_TRAIN, N_HELDOUT, N_FLITE = 4000, 300, 100
 STEPS, BATCH, LR = 1200, 16, 1.5e-3
 DATA_VERSION = 2  # the corpus version the shipped head was trained on (lab.zoo.data.RECIPE_VERSION)
@@ -31,7 +32,7 @@ def _features(model, fe, audio: list[np.ndarray], log) -> list[torch.Tensor]:
     with torch.no_grad():
         for i, a in enumerate(audio):
             x = fe(a, sampling_rate=data.SAMPLE_RATE, return_tensors="pt").input_features
-            out.append(model.encode(x)[0].to(torch.float16))
+            out.append(model.encode_states(x)[0].to(torch.float16))  # (layer, frame, d_model)
             if i % 1000 == 999:
                 log(f"  encoded {i + 1}/{len(audio)} ({time.time() - t0:.0f}s)")
     return out
@@ -41,7 +42,7 @@ def _cached_features(name, model, fe, audio, specs, log):
     import hashlib
 
     h = hashlib.sha1("".join(s.key() for s in specs).encode()).hexdigest()[:10]
-    path = data.data_cache() / f"whisper-enc-{feature_prefix()}{name}-{len(specs)}-{h}.pt"
+    path = data.data_cache() / f"whisper-states-{feature_prefix()}{name}-{len(specs)}-{h}.pt"
     if path.is_file():
         return torch.load(path)
     feats = _features(model, fe, audio, log)
@@ -55,8 +56,8 @@ def feature_prefix() -> str:
 
 
 def _batch(feats, labels, idx, train: bool, rng):
-    T = max(feats[i].shape[0] for i in idx)
-    x = torch.zeros(len(idx), T, feats[idx[0]].shape[1])
+    T = max(feats[i].shape[1] for i in idx)
+    x = torch.zeros(len(idx), feats[idx[0]].shape[0], T, feats[idx[0]].shape[2])
     mask = torch.zeros(len(idx), T, dtype=torch.long)
     L = max(len(labels[i]) for i in idx)
     y = torch.full((len(idx), L), -100, dtype=torch.long)
@@ -67,16 +68,16 @@ def _batch(feats, labels, idx, train: bool, rng):
             for _ in range(2):
                 if rng.random() < 0.5:
                     w = int(rng.integers(1, 7))
-                    s = int(rng.integers(0, max(1, f.shape[0] - w)))
-                    f[s:s + w] = 0
-        x[j, : f.shape[0]] = f
-        mask[j, : f.shape[0]] = 1
+                    s = int(rng.integers(0, max(1, f.shape[1] - w)))
+                    f[:, s:s + w] = 0
+        x[j, :, : f.shape[1]] = f
+        mask[j, : f.shape[1]] = 1
         y[j, : len(labels[i])] = torch.tensor(labels[i])
     return x, mask, y
 
 
 def _head_loss(model, x, mask, y):
-    logits = model.head_logits(x, mask)
+    logits = model.head_logits(model.mix(x), mask)
     return model.ctc_loss(logits, y, mask.sum(-1)), logits
 
 
@@ -87,9 +88,9 @@ def evaluate(model, feats, texts, bs=32) -> tuple[float, list[str]]:
         for s in range(0, len(feats), bs):
             idx = list(range(s, min(s + bs, len(feats))))
             x, mask, _ = _batch(feats, [[0]] * len(feats), idx, False, None)
-            logits = model.head_logits(x, mask)
+            logits = model.head_logits(model.mix(x), mask)
             for j, i in enumerate(idx):
-                hyps.append(greedy_decode(logits[j, : feats[i].shape[0]].argmax(-1)))
+                hyps.append(greedy_decode(logits[j, : feats[i].shape[1]].argmax(-1)))
     return cer(list(texts), hyps), hyps
 
 
@@ -213,7 +214,7 @@ def _blank_fraction(model, feats) -> float:
     n = b = 0
     with torch.no_grad():
         for f in feats[:50]:
-            ids = model.head_logits(f.float()[None]).argmax(-1)
+            ids = model.head_logits(model.mix(f.float()[None])).argmax(-1)
             n += ids.numel()
             b += int((ids == 0).sum())
     return b / max(n, 1)
@@ -221,7 +222,16 @@ def _blank_fraction(model, feats) -> float:
 
 CARD_TITLE = ("A mel-input, encoder-only CTC model in the spirit of M-CTC-T: the frozen Whisper tiny.en "
               "encoder with a small CTC head trained by the lab on synthesized speech.")
-CARD_BODY = """## Use
+CARD_BODY = """## Status: goal NOT met yet
+The issue's goal is CER <= 0.08 on held-out espeak. This head reaches CER 0.31 on the held-out
+voices/sentences (0.33 on flite `slt`, 0.30 on the six espeak clips of `assets/clips`), still
+falling when training stopped (0.40 -> 0.33 -> 0.31 at steps 400/800/1200). Its errors are mostly
+spelling, not sound: `tickets difficult legal hours running` -> `tikits dificalt lgl oers roning`;
+ALSA's human "Front Left" -> `prnt leffd`, "Side Right" -> `sined rite`. Next steps: more steps and
+clips (the features are cached, a step costs ~0.25 s on an idle core), a wider head; see the
+session report. The test (`tests/zoo/test_whisper_ctc.py`) guards the measured level (<= 0.40).
+
+## Use
 ```python
 from lab.models import resolve
 m = resolve("whisper-tiny.en-ctc")          # offline; builds the HF directory on first use

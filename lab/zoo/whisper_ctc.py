@@ -11,6 +11,7 @@ are sliced, no 30 s padding is needed (the processor pads to the longest clip on
 - ``encoder.conv1`` / ``encoder.conv2`` / ``encoder.embed_positions`` -- Whisper's, frozen
 - ``encoder.layers.N.self_attn`` (N < 4 for tiny.en) -- Whisper's encoder layers, frozen
 - ``encoder.layer_norm`` -- Whisper's final encoder norm
+- ``layer_weights`` (with ``use_weighted_layer_sum``): softmax mix of embeddings + encoder layers
 - ``head.proj`` (d_model -> head_dim), ``head.layers.N.self_attn`` (N < head_layers), ``head.layer_norm``
 - ``lm_head`` (head_dim -> vocab): the CTC logits; id ``pad_token_id`` (0, ``<pad>``) is the blank
 
@@ -107,6 +108,9 @@ class WhisperCTCForCTC(PreTrainedModel):
     def __init__(self, config: WhisperCTCConfig):
         super().__init__(config)
         self.encoder = WhisperEncoder(config)
+        if config.use_weighted_layer_sum:  # SUPERB-style learned mix of the encoder's layer outputs
+            n = config.encoder_layers + 1
+            self.layer_weights = nn.Parameter(torch.ones(n) / n)
         self.head = CTCHead(config)
         self.lm_head = nn.Linear(config.head_dim, config.vocab_size)
         self.post_init()
@@ -136,8 +140,24 @@ class WhisperCTCForCTC(PreTrainedModel):
         m = (1.0 - frame_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
         return m  # (batch, 1, 1, key_frame) additive
 
-    def encode(self, input_features: torch.Tensor, frame_mask=None, states=None) -> torch.Tensor:
-        """(batch, n_mels, mel_frame) -> Whisper encoder output (batch, frame, d_model)."""
+    def mix(self, stacked: torch.Tensor) -> torch.Tensor:
+        """(batch, layer, frame, d_model) encoder states -> the head's input (batch, frame, d_model):
+        the softmax(layer_weights) mix with ``use_weighted_layer_sum``, else the last layer."""
+        if not self.config.use_weighted_layer_sum:
+            return stacked[:, -1]
+        w = nn.functional.softmax(self.layer_weights, dim=-1)
+        return (stacked * w.view(1, -1, 1, 1)).sum(1)
+
+    def encode_states(self, input_features: torch.Tensor, frame_mask=None) -> torch.Tensor:
+        """(batch, n_mels, mel_frame) -> all encoder states (batch, layer, frame, d_model)."""
+        states: list[torch.Tensor] = []
+        self.encode(input_features, frame_mask, states, mixed=False)
+        return torch.stack(states, 1)
+
+    def encode(self, input_features: torch.Tensor, frame_mask=None, states=None,
+               mixed: bool = True) -> torch.Tensor:
+        """(batch, n_mels, mel_frame) -> the head's input (batch, frame, d_model): Whisper's encoder
+        output, or the learned mix of its layers (``use_weighted_layer_sum``)."""
         enc = self.encoder
         n = input_features.shape[-1]
         if n > enc.embed_positions.num_embeddings * 2:
@@ -147,14 +167,16 @@ class WhisperCTCForCTC(PreTrainedModel):
         x = nn.functional.gelu(enc.conv2(x)).permute(0, 2, 1)  # (batch, frame, d_model)
         x = x + enc.embed_positions.weight[: x.shape[1]]
         mask = self._key_mask(frame_mask, x.dtype)
-        if states is not None:
-            states.append(x)
+        mine = [x]
         for i, layer in enumerate(enc.layers):
             x = layer(x, mask)
             if i == len(enc.layers) - 1:
                 x = enc.layer_norm(x)
-            if states is not None:
-                states.append(x)
+            mine.append(x)
+        if states is not None:
+            states.extend(mine)
+        if mixed and self.config.use_weighted_layer_sum:
+            return self.mix(torch.stack(mine, 1))
         return x
 
     def head_logits(self, hidden: torch.Tensor, frame_mask=None, states=None) -> torch.Tensor:
