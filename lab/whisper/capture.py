@@ -7,6 +7,8 @@ Hooks come from ``lab.trace.hooks`` and are removed in ``finally``.
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 
 import numpy as np
 import torch
@@ -20,6 +22,19 @@ from . import names
 SAMPLE_RATE = 16000
 HOP = 160  # samples per mel frame (10 ms)
 WINDOW_SECONDS = 30.0
+
+
+_LOCKS: "weakref.WeakKeyDictionary[torch.nn.Module, threading.Lock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: torch.nn.Module) -> threading.Lock:
+    """One lock per model object: a forward pass with capture hooks holds it, so two traces running
+    at once on a shared model (app threads) never record each other's tensors."""
+    with _LOCKS_GUARD:
+        if model not in _LOCKS:
+            _LOCKS[model] = threading.Lock()
+        return _LOCKS[model]
 
 
 def log_mel(audio: Audio, processor) -> tuple[torch.Tensor, int]:
@@ -98,7 +113,8 @@ def capture_encoder(model, input_features: torch.Tensor, trace: Trace) -> torch.
     installs += [(names.module(model, "encoder.layers.{i}.attn", i=i), attn_hook(i)) for i in want_attn]
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
-    with torch.no_grad(), hooks(model, [(names.module(model, "encoder.layers.{i}", i=0), layer_in)], pre=True), \
+    with model_lock(model), torch.no_grad(), \
+            hooks(model, [(names.module(model, "encoder.layers.{i}", i=0), layer_in)], pre=True), \
             hooks(model, installs):
         out = enc(input_features.to(device=device, dtype=dtype)).last_hidden_state
     if missing:

@@ -20,6 +20,7 @@ import torch
 from ..errors import LabError
 from ..trace import Trace, hooks
 from . import names
+from .capture import model_lock
 
 LANGUAGE_TOP = 5
 
@@ -269,7 +270,7 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
     step_in = ids
     trace.meta["stop_reason"] = None
     for s in range(limit):
-        with torch.no_grad(), hooks(model, rec.installs()):
+        with model_lock(model), torch.no_grad(), hooks(model, rec.installs()):
             out = _decoder_forward(model, encoder_out, step_in, cache)
         rec.check()
         cache = out.past_key_values

@@ -260,3 +260,28 @@ def test_suppression_rules_equal_transformers_processors(tiny):
         assert torch.equal(rules(ids, scores.clone()), hf_all(ids, hf_begin(ids, scores.clone())))
     assert torch.isinf(rules(torch.zeros(1, 2, dtype=torch.long), scores[:1])[0, 50256])
     assert not torch.isinf(rules(torch.zeros(1, 3, dtype=torch.long), scores[:1])[0, 50256])
+
+
+def test_concurrent_traces_do_not_mix(tiny, clips_dir):
+    """Two threads tracing different clips on one shared model get what each gets alone (hooks
+    live on shared modules: a per-model lock around each hooked forward keeps them apart)."""
+    import threading
+
+    pol = CapturePolicy(names=["encoder.hidden", "encoder.conv.2", "decoder.step.*.cross_attn.pattern"])
+    clips = [clips_dir / "birds_sing.wav", clips_dir / "open_the_door.wav"]
+    alone = [trace_whisper(c, tiny, max_steps=3, policy=pol, word_timestamps=False) for c in clips]
+    out = [[], []]
+
+    def work(i):
+        for _ in range(3):
+            out[i].append(trace_whisper(clips[i], tiny, max_steps=3, policy=pol, word_timestamps=False))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    for a, runs in zip(alone, out):
+        assert len(runs) == 3
+        for b in runs:
+            assert b.names() == a.names()
+            for n in a.names():
+                torch.testing.assert_close(a[n], b[n])
