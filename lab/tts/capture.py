@@ -167,9 +167,10 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = 0
                    vocoder="auto", griffin_lim_too: bool = True,
                    policy: CapturePolicy | None = None, drop_unknown: bool = False,
                    every: int = 1) -> Iterator[Trace]:
-    """Yield the same growing Trace after the encoder, after every ``every`` decoder steps, and
-    once complete (post-net, waveform; ``meta["complete"] = True``). Arguments as
-    :func:`trace_tts`."""
+    """Yield the same growing Trace after the encoder, after every ``every`` decoder steps
+    (``every=0``: none), and once complete (post-net, waveform; ``meta["complete"] = True``).
+    Arguments as :func:`trace_tts`. Each intermediate yield re-stacks the steps so far: keep
+    ``every`` around n_steps / 50 for long texts."""
     loaded = _loaded(loaded)
     model, proc = loaded.model, loaded.processor
     cfg = model.config
@@ -208,12 +209,12 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = 0
     _add_encoder(tr, enc, ids)
     yield tr
 
-    every = max(1, int(every))
+    every = max(0, int(every or 0))
     steps: list[loop.Step] = []
     t0 = time.perf_counter()
     for st in loop.decode(model, enc, spk.to(dev), settings):
         steps.append(st)
-        if st.decision == "continue" and len(steps) % every == 0:
+        if every and st.decision == "continue" and len(steps) % every == 0:
             _add_steps(tr, steps, r)
             yield tr
     tr.meta["timings"]["decoder_s"] = time.perf_counter() - t0
@@ -258,6 +259,7 @@ def trace_tts(text: str, loaded=None, **kw) -> Trace:
     Raises LabError for text the model cannot take (see :mod:`lab.tts.text`).
     """
     tr = None
+    kw.setdefault("every", 0)
     for tr in iter_trace_tts(text, loaded, **kw):
         pass
     return tr
