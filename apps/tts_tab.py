@@ -387,8 +387,8 @@ def build() -> None:
                     "(set `AUDIOLAB_MOS_CSV` to change it); the teacher downloads it below.")
         with gr.Row():
             rater = gr.Textbox(label="Your name or id", max_length=100)
-            score_hifigan = gr.Radio([1, 2, 3, 4, 5], label="HiFi-GAN clip")
-            score_gl = gr.Radio([1, 2, 3, 4, 5], label="Griffin-Lim clip")
+            score_hifigan = gr.Radio([1, 2, 3, 4, 5], label="HiFi-GAN clip", elem_id="tts-score-hifigan")
+            score_gl = gr.Radio([1, 2, 3, 4, 5], label="Griffin-Lim clip", elem_id="tts-score-gl")
         comment = gr.Textbox(label="Comment (optional)", max_length=500)
         with gr.Row():
             rate_btn = gr.Button("Save rating", variant="primary")

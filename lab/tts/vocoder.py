@@ -14,6 +14,7 @@ processor, so a model with other settings is inverted with its own.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,9 +109,11 @@ def griffin_lim(log_mel, params: MelParams = MelParams(), *, n_iter: int = 32,
         raise LabError(f"spectrogram has {m.shape[1]} mel bins, the vocoder expects {params.n_mels}")
     mel = np.power(10.0, np.clip(m, -12.0, 6.0)).T  # (mel_bin, frame) magnitudes
     mag = mel_to_magnitude(mel, params.mel_basis())  # (freq, frame)
-    wav = librosa.griffinlim(mag, n_iter=n_iter, hop_length=params.hop_length,
-                             win_length=params.win_length, n_fft=params.n_fft, window="hann",
-                             center=True, random_state=random_state)
+    with warnings.catch_warnings():  # a few frames only: librosa warns n_fft > signal length
+        warnings.filterwarnings("ignore", message="n_fft=.*too large", category=UserWarning)
+        wav = librosa.griffinlim(mag, n_iter=n_iter, hop_length=params.hop_length,
+                                 win_length=params.win_length, n_fft=params.n_fft, window="hann",
+                                 center=True, random_state=random_state)
     # centred frames: istft gives hop * (frames - 1) samples; pad to frames * hop like HiFi-GAN
     wav = np.pad(wav, (0, m.shape[0] * params.hop_length - len(wav)))
     return np.asarray(wav, dtype=np.float32)
