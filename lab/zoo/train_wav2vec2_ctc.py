@@ -2,7 +2,8 @@
 
 Architecture: the real wav2vec2 CNN feature encoder (7 conv layers, kernels 10,3,3,3,3,2,2, strides
 5,2,2,2,2,2,2 = 320 samples = 20 ms per frame; 64 channels, group norm on the first conv as in
-wav2vec2-base), a 144-wide 4-layer post-norm transformer (4 heads, FFN 576) with the convolutional
+wav2vec2-base), a 144-wide 4-layer pre-norm ("stable layer norm") transformer (4 heads, FFN 576)
+with the convolutional
 relative position embedding, linear CTC head over the
 32-symbol character vocabulary (``<pad>`` = blank, ``|`` = word delimiter).
 
@@ -30,8 +31,8 @@ from .common import VOCAB, cer, encode_text, greedy_decode, tokenizer
 
 ID = "tiny-wav2vec2-ctc-en"
 N_TRAIN, N_HELDOUT = 4000, 300
-STEPS, BATCH_SECONDS, LR = 1000, 24.0, 1.5e-3
-CHECKPOINTS = (50, 120, 250, 500)
+STEPS, BATCH_SECONDS, LR = 2500, 24.0, 1e-3
+CHECKPOINTS = (100, 300, 700, 1400)
 KD_WEIGHT, KD_TEMP = 1.0, 1.0
 DATA_VERSION = 2  # must be the corpus the teacher's cached encoder features were computed on
 
@@ -43,7 +44,7 @@ def config():
         vocab_size=len(VOCAB), pad_token_id=0, bos_token_id=1, eos_token_id=2,
         hidden_size=144, num_hidden_layers=4, num_attention_heads=4, intermediate_size=576,
         conv_dim=(64,) * 7, conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2),
-        conv_bias=True, feat_extract_norm="group", do_stable_layer_norm=False,
+        conv_bias=True, feat_extract_norm="group", do_stable_layer_norm=True,
         num_conv_pos_embeddings=64, num_conv_pos_embedding_groups=16,
         hidden_dropout=0.05, attention_dropout=0.05, activation_dropout=0.0, feat_proj_dropout=0.05,
         final_dropout=0.0, layerdrop=0.0, apply_spec_augment=True, mask_time_prob=0.05,
@@ -229,4 +230,37 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
                "threads": torch.get_num_threads(), "history": history,
                "examples": [{"ref": s.text, "hyp": h, "voice": s.voice} for s, h in zip(he_specs[:6], hyps[:6])]}
     (outp / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+    from .cards import write
+
+    write(ID, CARD_TITLE, CARD_BODY, summary, outp)
     return summary
+
+
+CARD_TITLE = ("A tiny `Wav2Vec2ForCTC` trained from scratch on raw 16 kHz waveform: the real wav2vec2 CNN "
+              "feature encoder (20 ms frames) and a character CTC head.")
+CARD_BODY = """## Use
+```python
+from lab.models import resolve
+m = resolve("tiny-wav2vec2-ctc-en")
+x = m.processor(samples_16k, sampling_rate=16000, return_tensors="pt")
+text = m.processor.batch_decode(m.model(**x).logits.argmax(-1))[0]
+```
+
+## Architecture
+CNN feature encoder: 7 convs, kernels 10,3,3,3,3,2,2, strides 5,2,2,2,2,2,2 (320 samples = 20 ms per
+frame, receptive field 400 samples), 64 channels, GroupNorm on the first conv (wav2vec2-base layout);
+feature projection to 144; convolutional position embedding (kernel 64, 16 groups); 4 pre-norm
+transformer layers (4 heads, FFN 576); linear CTC head over 32 symbols (`<pad>` = blank, `|`, a-z, `'`).
+The processor normalizes each clip to zero mean / unit variance and returns no attention mask
+(group norm, as wav2vec2-base: run clips one at a time for exact results).
+
+## Training (`audiolab train tiny-wav2vec2-ctc-en`)
+From random initialisation: CTC + a frame-level distillation term (KL to the posteriors of the
+`whisper-tiny.en-ctc` teacher on the same clip; both run at 50 frames/s), AdamW lr 1e-3 (warm-up,
+cosine), length-bucketed batches of ~24 s of audio, 2500 steps, SpecAugment time masks (p 0.05,
+length 5), seed 0, 1 CPU thread. Weights are stored fp16 (`model.safetensors`; config `dtype`
+float32) and load as fp32; the metrics are measured on the stored fp16 weights.
+
+## Checkpoints ("watch the alignment emerge")
+`checkpoints/step-NNNNN/` are full HF directories (fp16 weights) at steps 100, 300, 700, 1400 and the
+final 2500: resolve one by path (`resolve("lab/zoo/tiny-wav2vec2-ctc-en/checkpoints/step-00100")`)."""

@@ -168,5 +168,6 @@ three classes at least once: speech (a 2-4 word sentence by a training voice, tr
 20-40 dB SNR background noise), silence (0.2-0.8 s noise floor at -75..-55 dBFS), noise (0.2-1 s of
 white/pink/brown noise or a noisy hum at -30..-6 dBFS). Frame label = segment under sample
 320 i + 200. 300 steps of 12 scenes, AdamW lr 1e-3, seed 0, 1 CPU thread. Same architecture as
-`tiny-wav2vec2-ctc-en`, encoder initialised from it; linear frame classifier. Evaluated on 100
+`tiny-wav2vec2-ctc-en` (the recipe starts from its encoder when that model is present; the shipped
+weights were trained from random initialisation, see `init` below); linear frame classifier. Evaluated on 100
 scenes whose speech is spoken by the held-out voices. fp16 storage; it loads as fp32."""
