@@ -80,7 +80,9 @@ def _status(trace, done: bool, beam: int = 1) -> str:
     return (f"**Done**: {len(trace.steps)} steps, stop: **{m.get('stop_reason', '?')}**{words} · "
             f"{m.get('content_seconds', 0):.2f} s of audio · model `{trace.model_id}` "
             f"({html.escape(trace.weights_source)}) · encoder {t.get('encoder_s', 0):.2f} s, "
-            f"decode {t.get('decode_s', 0):.2f} s")
+            f"decode {t.get('decode_s', 0):.2f} s"
+            + (f"\n\n**Beam search** (size {m['beam'].get('beam_size')}) best: "
+               f"{html.escape(m['beam'].get('best_text', '').strip())!r}" if m.get("beam") else ""))
 
 
 def _shape(trace) -> dict:

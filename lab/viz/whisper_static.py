@@ -14,9 +14,6 @@ def overview_figure(trace, *, heads="alignment", margin: float = 0.5, width: flo
     of padding): (1) the log-mel with the padding shaded, (2) the cross-attention of every
     decoder step (one row per token, each scaled to its peak), (3) the waveform with the word
     spans. Save it with ``fig.savefig(path, dpi=...)``."""
-    import matplotlib
-
-    matplotlib.use(matplotlib.get_backend())  # respect MPLBACKEND (Agg when headless)
     import matplotlib.pyplot as plt
 
     c = content_seconds(trace)

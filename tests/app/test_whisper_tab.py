@@ -133,7 +133,7 @@ def test_transcribe_streams_then_links_steps(tiny_app, client):
     assert final["step"]["value"] == final["step"]["maximum"] == n_steps - 1
     assert 'data-step="%d" style="' % (n_steps - 1) in final["transcript"]
     assert "WER" in final["wer"] and "<img" not in final["wer"]  # hostile text is escaped
-    assert final["beam_plot"]["visible"] is True
+    assert final["beam_plot"]["visible"] is True and "**Beam search** (size 2)" in final["status"]
     beam = _plot(final["beam_plot"]["value"])
     assert any(d.get("name") == "finished" for d in beam["data"])
     sent = [o[k]["plot"] for o in outs for k in OUT if isinstance(o[k], dict) and "plot" in o[k]]

@@ -226,3 +226,17 @@ def test_30s_figure_payloads_stay_small(fake_trace_30s):
     }
     assert all(v < 1_200_000 for v in sizes.values()), sizes
     json.dumps(sizes)
+
+
+def test_static_overview_has_three_time_aligned_panels(fake_trace):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lab.viz.whisper_static import overview_figure
+
+    fig = overview_figure(fake_trace)
+    axes = fig.get_axes()
+    assert len(axes) == 3
+    assert axes[2].get_xlim() == pytest.approx((0, 3.5))  # the clip + 0.5 s of padding
+    assert len(axes[1].get_yticklabels()) == len(fake_trace.steps)
+    assert [t.get_text() for t in axes[2].texts] == [w["word"].strip() for w in fake_trace.meta["words"]]
