@@ -26,9 +26,11 @@ def shade_padding(fig: go.Figure, start: float, end: float, *, xref: str = "x",
                   fillcolor=PAD_FILL, line_width=0, layer="above")
     fig.add_shape(type="line", x0=start, x1=start, y0=0, y1=1, xref=xref, yref=dom,
                   line=dict(color="white", dash="dash", width=1.5), layer="above")
-    fig.add_annotation(x=start, y=1.0, xref=xref, yref=dom, xanchor="left", yanchor="top",
-                       text=f" {label} →", showarrow=False, font=dict(color="black", size=11),
-                       bgcolor="rgba(255,255,255,0.7)")
+    wide = (end - start) >= 0.2 * end  # a narrow strip gets a short label ending at its right
+    fig.add_annotation(x=start if wide else end, y=1.0, xref=xref, yref=dom,
+                       xanchor="left" if wide else "right", yanchor="top",
+                       text=f" {label} →" if wide else "padding", showarrow=False,
+                       font=dict(color="black", size=11), bgcolor="rgba(255,255,255,0.7)")
 
 
 def log_mel_figure(source, *, n_content_frames: int | None = None, mel_rate: float = MEL_RATE,
