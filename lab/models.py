@@ -58,7 +58,7 @@ KNOWN: list[ModelInfo] = [
               "Wav2Vec2ForAudioFrameClassification (speaker diarization)"),
 ]
 
-DEFAULTS = {"whisper": "whisper-tiny.en"}
+DEFAULTS = {"whisper": "whisper-tiny.en", "ctc": "whisper-tiny.en-ctc"}  # offline defaults
 
 # architectures (config.json) -> family
 ARCH_FAMILY = {
