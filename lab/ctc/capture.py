@@ -130,7 +130,10 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
     if key not in inputs:
         raise LabError(f"the processor gave {sorted(inputs)} but {type(model).__name__} needs {key}")
     x = inputs[key]
-    n_feat = int(x.shape[1]) if spec.input == "features" else None
+    # (batch, feature_frame, feature_bin) whatever the processor's layout (Whisper's is bins-first);
+    # the model itself still gets ``x`` as the processor made it.
+    feats = spec.features_frame_first(x) if spec.input == "features" else None
+    n_feat = int(feats.shape[1]) if feats is not None else None
     geom = geometry(model.config, fe, spec=spec, n_samples=len(clip.samples), n_feature_frames=n_feat)
     policy = policy or default_policy(model, spec, geom)
     tr = Trace(family="ctc", model_id=loaded.model_id, weights_source=loaded.weights_source,
@@ -141,10 +144,11 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
     if spec.input == "waveform":
         tr.add("input.waveform_normalized", x[0], ("sample",))
     else:
-        tr.add("input.features", x[0], ("feature_frame", "feature_bin"))
+        tr.add("input.features", feats[0], ("feature_frame", "feature_bin"))
     mask = inputs.get("attention_mask")
     mask_axis = "sample" if spec.input == "waveform" else "feature_frame"
-    tr.add("input.attention_mask", mask[0] if mask is not None else torch.ones(x.shape[1], dtype=torch.long),
+    n_in = int(x.shape[1]) if feats is None else n_feat
+    tr.add("input.attention_mask", mask[0] if mask is not None else torch.ones(n_in, dtype=torch.long),
            (mask_axis,))
 
     # -- hooks ------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ name                                axes                                        
                                                                                 gets (zero mean, unit
                                                                                 variance if ``do_normalize``)
 ``input.features``                  (feature_frame, feature_bin)                mel models: ``input_features``
+                                                                                (Whisper's bins-first layout
+                                                                                transposed; ``feature_layout``)
 ``input.attention_mask``            (sample,) or (feature_frame,)               ones where there is audio
 ``feature_encoder.conv.{i}``        (channel, conv_frame_{i})                   output of conv layer i;
                                                                                 geometry in ``meta["geometry"]``
@@ -57,6 +59,9 @@ class ArchSpec:
     ``heads_averaged``: the architecture's attention weights are already averaged over heads
     (WavLM uses ``torch.nn.functional.multi_head_attention_forward``, which averages).
     ``head``: the linear CTC head.
+    ``feature_layout``: axis order of a mel model's ``input_features`` after the batch axis:
+    ``"frame_bin"`` (M-CTC-T, Wav2Vec2-BERT: (batch, feature_frame, feature_bin)) or
+    ``"bin_frame"`` (Whisper: (batch, feature_bin, feature_frame)). Unused for waveform models.
     """
 
     input: str
@@ -71,6 +76,15 @@ class ArchSpec:
     attn_needs_flag: bool = False
     heads_averaged: bool = False
     head: str = "lm_head"
+    feature_layout: str = "frame_bin"
+
+    def features_frame_first(self, x):
+        """A mel model's ``input_features`` ``x`` (batch, ...) as (batch, feature_frame, feature_bin)."""
+        if self.feature_layout == "bin_frame":
+            return x.transpose(1, 2)
+        if self.feature_layout != "frame_bin":
+            raise ValueError(f"unknown feature_layout {self.feature_layout!r}")
+        return x
 
     def conv_geometry(self, config) -> tuple[list[int], list[int], list[int]]:
         """(kernels, strides, paddings) of the convolutions."""
@@ -110,7 +124,8 @@ ARCH: dict[str, ArchSpec] = {
     # lab/zoo/whisper_ctc.py: the frozen Whisper encoder + a trained CTC head
     "whisper_ctc": ArchSpec(input="features", convs=("encoder.conv1", "encoder.conv2"),
                             conv_padding=(1, 1), conv_kernels=(3, 3), conv_strides=(1, 2),
-                            layers=("encoder.layers", "head.layers"), attention="self_attn"),
+                            layers=("encoder.layers", "head.layers"), attention="self_attn",
+                            feature_layout="bin_frame"),
 }
 
 

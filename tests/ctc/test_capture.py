@@ -177,3 +177,37 @@ def test_zoo_whisper_ctc_model_traces(short_audio, tmp_path):
     with torch.inference_mode():
         assert torch.allclose(model(inp["input_features"]).logits[0], tr["ctc.logits"], atol=1e-5)
     assert count_hooks(model) == 0
+
+
+def test_whisper_ctc_bins_first_features_give_the_right_geometry(tmp_path):
+    """Whisper's extractor gives (batch, 80 bins, mel_frame): the geometry must count mel frames
+    (not the 80 bins), its computed conv lengths must equal the captured ones and the CTC frames,
+    and ``input.features`` is stored (feature_frame, feature_bin) like every other mel model."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    from lab.models import Loaded
+    from lab.zoo.whisper_ctc import WhisperCTCConfig, WhisperCTCFeatureExtractor, WhisperCTCForCTC
+
+    cfg = WhisperCTCConfig(d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64,
+                           num_mel_bins=80, max_source_positions=1500, head_layers=1, head_dim=16,
+                           head_heads=2, head_ffn_dim=32, vocab_size=len(tiny.VOCAB))
+    torch.manual_seed(0)
+    model = WhisperCTCForCTC._from_config(cfg, attn_implementation="eager").eval()
+    fe = WhisperCTCFeatureExtractor()
+    proc = SimpleNamespace(feature_extractor=fe, tokenizer=tiny.tokenizer(tmp_path))
+    L = Loaded(model, proc, "tiny-whisper-ctc", "ctc", "random", "", torch.device("cpu"))
+    t = np.arange(20000) / 16000  # 1.25 s: 125 mel frames, far from the 80 bins
+    audio = (16000, (0.3 * np.sin(2 * np.pi * 300 * t)).astype("float32"))
+    tr = trace_ctc(audio, L, policy=CapturePolicy.full())
+    raw = fe(audio[1], sampling_rate=16000, return_tensors="pt")["input_features"][0]  # (80, mel_frame)
+    n_mel = raw.shape[1]
+    assert n_mel != 80
+    g = tr.meta["geometry"]
+    assert g["n_feature_frames"] == n_mel
+    assert tr["input.features"].shape == (n_mel, 80)
+    assert torch.equal(tr["input.features"], raw.T)
+    assert tr["input.attention_mask"].shape == (n_mel,)
+    for layer in g["layers"]:
+        assert layer["length"] == layer["captured_length"]
+    assert g["layers"][-1]["length"] == g["n_frames"] == tr["ctc.logits"].shape[0]
