@@ -238,7 +238,15 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
 
 CARD_TITLE = ("A tiny `Wav2Vec2ForCTC` trained from scratch on raw 16 kHz waveform: the real wav2vec2 CNN "
               "feature encoder (20 ms frames) and a character CTC head.")
-CARD_BODY = """## Use
+CARD_BODY = """## Status: goal NOT met yet
+The issue's goal is CER <= 0.10 on held-out espeak voices and unseen sentences. This model reaches
+CER 0.35 on 300 held-out clips (0.70 on flite `slt`, a synthesizer it never heard), still falling
+when training stopped (checkpoints: 1.00 -> 0.80 -> 0.49 -> 0.39 -> 0.35 on 50 clips). The output is
+peaky (68% of frames blank). Errors are mostly spelling by sound (`tickets difficult` ->
+`tckits deficalt`). More steps (a step costs ~0.45 s on an idle core) and a better teacher are the
+next levers. The test guards the measured level (<= 0.45).
+
+## Use
 ```python
 from lab.models import resolve
 m = resolve("tiny-wav2vec2-ctc-en")
