@@ -79,7 +79,7 @@ def _views(tr) -> list:
         logits=cv.logits_figure(tr), strip=cv.token_strip_figure(tr),
         collapse=cv.collapse_figure(tr, highlight=0 if chars else None),
         char=gr.update(choices=chars, value=0 if chars else None),
-        char_audio=_pcm(cv.char_slice(tr, 0)) if chars else None,
+        char_audio=_char_audio(tr, 0) if chars else None,
         words=cv.words_figure(tr, highlight=0 if words else None),
         word=gr.update(choices=words, value=0 if words else None),
         word_audio=_word_audio(tr, 0) if words else None,
@@ -87,6 +87,10 @@ def _views(tr) -> list:
         attention=cv.attention_figure(tr, kept[-1], "mean") if kept else None,
         describe=tr.describe(), state=tr)
     return [out[k] for k in OUTPUTS]
+
+
+CHAR_AUDIO_LABEL = "The frames of this character"
+WORD_AUDIO_LABEL = "This word"
 
 
 def _pcm(slice_):
@@ -97,9 +101,20 @@ def _pcm(slice_):
     return sr, (np.clip(x, -1, 1) * 32767).astype(np.int16)
 
 
+def _clip(slice_, label: str):
+    """A gr.Audio update: the slice as int16 PCM and its exact length in the label (the player
+    rounds its clock to whole seconds, so a 0.11 s character slice reads "0:00" there)."""
+    sr, x = _pcm(slice_)
+    return gr.update(value=(sr, x), label=f"{label} ({len(x) / sr:.2f} s, {len(x):,} samples)")
+
+
+def _char_audio(tr, k: int):
+    return _clip(cv.char_slice(tr, k), CHAR_AUDIO_LABEL)
+
+
 def _word_audio(tr, k: int):
     w = tr.meta["words"][k]
-    return _pcm(cv.audio_slice(tr, w["start"], w["end"], pad=0.03))
+    return _clip(cv.audio_slice(tr, w["start"], w["end"], pad=0.03), WORD_AUDIO_LABEL)
 
 
 def transcribe(audio, model_id, reference, lm_text, beam, top_k):
@@ -131,7 +146,7 @@ def show_character(tr, index):
         return gr.skip(), gr.skip()
     try:
         k = int(index)
-        return cv.collapse_figure(tr, highlight=k), _pcm(cv.char_slice(tr, k))
+        return cv.collapse_figure(tr, highlight=k), _char_audio(tr, k)
     except (LabError, IndexError, ValueError) as exc:
         gr.Warning(str(exc))
         return gr.skip(), gr.skip()
@@ -206,12 +221,12 @@ def build() -> None:
     with gr.Accordion("3. The collapse, character by character", open=True):
         with gr.Row():
             char = gr.Dropdown([], label="Character (its frames light up; hear them)", elem_id="ctc-char")
-            char_audio = gr.Audio(label="The frames of this character", type="numpy", interactive=False)
+            char_audio = gr.Audio(label=CHAR_AUDIO_LABEL, type="numpy", interactive=False)
         collapse = gr.Plot(label="Collapse stepper", elem_id="ctc-collapse")
     with gr.Accordion("4. Words over the waveform", open=True):
         with gr.Row():
             word = gr.Dropdown([], label="Word", elem_id="ctc-word")
-            word_audio = gr.Audio(label="This word", type="numpy", interactive=False)
+            word_audio = gr.Audio(label=WORD_AUDIO_LABEL, type="numpy", interactive=False)
         words = gr.Plot(label="Word spans", elem_id="ctc-words")
     with gr.Accordion("5. Encoder attention", open=True):
         with gr.Row():

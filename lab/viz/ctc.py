@@ -151,6 +151,14 @@ def frame_grid_figure(trace, *, start: float | None = None, width_s: float = 0.1
     return fig
 
 
+def log_bar_range(values, *, headroom: float = 0.45, floor: float = 0.3) -> list[float]:
+    """A log-axis ``range`` (log10 units) for bars with ``textposition="outside"`` labels:
+    ``headroom`` decades above the tallest bar so its value label is not cut off, ``floor``
+    below the shortest."""
+    v = [float(x) for x in values if x is not None and x > 0] or [1.0]
+    return [max(np.log10(min(v)) - floor, -0.5), np.log10(max(v)) + headroom]
+
+
 def length_chain_figure(trace, *, height: int = 320) -> go.Figure:
     """Sequence length at each stage (log scale) with each layer's kernel, stride, hop, field."""
     g = trace.meta["geometry"]
@@ -175,8 +183,10 @@ def length_chain_figure(trace, *, height: int = 320) -> go.Figure:
     hover.append(f"{g['frames_per_second']:.2f} per second (hop {g['hop_ms']:.1f} ms, field "
                  f"{g['field_ms']:.1f} ms)")
     fig = go.Figure(go.Bar(x=names, y=lengths, text=[f"{v:,}" for v in lengths], textposition="outside",
-                           hovertext=hover, hoverinfo="text+y", marker_color=PALETTE[0]))
-    fig.update_layout(height=height, yaxis=dict(type="log", title="length (log)"),
+                           hovertext=hover, hoverinfo="text+y", marker_color=PALETTE[0],
+                           cliponaxis=False))
+    fig.update_layout(height=height, yaxis=dict(type="log", title="length (log)",
+                                                range=log_bar_range(lengths)),
                       margin=dict(l=50, r=20, t=50, b=40),
                       title=dict(text=f"{g['n_samples']:,} samples -> {g['n_frames']} frames "
                                       f"({g['frames_per_second']:.4g} per second)"))

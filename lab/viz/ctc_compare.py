@@ -5,6 +5,8 @@ import html
 
 import plotly.graph_objects as go
 
+from .ctc import log_bar_range
+
 COLORS = {"ctc": "#1f77b4", "whisper": "#ff7f0e"}
 
 
@@ -18,8 +20,9 @@ def lengths_figure(rows: list[dict], *, height: int = 380) -> go.Figure:
                              marker_color=COLORS.get(r["family"], "#777"),
                              text=[f"{v:,}" for v in vals], textposition="outside",
                              hovertext=[f"{n}: {v:,} {s[2]}" for n, v, s in zip(names, vals, r["stages"])],
-                             hoverinfo="text"))
-    fig.update_layout(height=height, yaxis=dict(type="log", title="length (log)"),
+                             hoverinfo="text", cliponaxis=False))
+    fig.update_layout(height=height, yaxis=dict(type="log", title="length (log)",
+                                                range=log_bar_range([s[1] for r in rows for s in r["stages"]])),
                       margin=dict(l=50, r=20, t=50, b=120), xaxis=dict(tickangle=-30),
                       legend=dict(orientation="h", y=1.12),
                       title=dict(text="sequence length at every stage"))

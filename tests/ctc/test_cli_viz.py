@@ -87,3 +87,40 @@ def test_collapse_figure_rows_and_highlight(peaky_trace):
 def test_missing_attention_layer_message(peaky_trace):
     with pytest.raises(Exception, match="not captured"):
         V.attention_figure(peaky_trace, 7)
+
+
+def test_length_bar_charts_leave_headroom_for_the_top_label(peaky_trace):
+    """Outside value labels on a log axis: the axis must reach well above the tallest bar, or its
+    label ("55,015" over the samples bar) is cut off."""
+    import math
+
+    from lab.viz.ctc_compare import lengths_figure
+
+    fig = V.length_chain_figure(peaky_trace)
+    top = max(fig.data[0].y)
+    lo, hi = fig.layout.yaxis.range
+    assert hi >= math.log10(top) + 0.3 and lo <= math.log10(min(fig.data[0].y))
+    rows = [{"family": "ctc", "model": "m", "stages": [("samples", 55015, "16000/s"), ("frames", 172, "50/s")]},
+            {"family": "whisper", "model": "w", "stages": [("samples", 55015, "16000/s"), ("words", 8, "")]}]
+    lo, hi = lengths_figure(rows).layout.yaxis.range
+    assert hi >= math.log10(55015) + 0.3 and lo <= math.log10(8)
+
+
+def test_character_and_word_audio_are_the_slices_with_their_length(peaky_trace):
+    """The players get (16000, int16 array) with the slice's samples; the label states the length
+    (Gradio's player clock shows whole seconds: a 0.1 s slice reads 0:00)."""
+    import numpy as np
+
+    from apps import ctc_tab
+
+    tr = peaky_trace
+    _, upd = ctc_tab.show_character(tr, 1)
+    sr, x = upd["value"]
+    ref_sr, ref = V.char_slice(tr, 1)
+    assert sr == ref_sr == 16000 and x.dtype == np.int16 and len(x) == len(ref) > 0
+    assert f"{len(x) / sr:.2f} s" in upd["label"] and f"{len(x):,} samples" in upd["label"]
+    w = tr.meta["words"][2]
+    _, upd = ctc_tab.show_word(tr, 2)
+    sr, x = upd["value"]
+    assert len(x) == len(V.audio_slice(tr, w["start"], w["end"], pad=0.03)[1])
+    assert np.abs(x).max() > 0 and f"{len(x) / sr:.2f} s" in upd["label"]
