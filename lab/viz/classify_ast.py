@@ -266,6 +266,9 @@ def cls_attention_layers_figure(trace, *, head: int | None = None, height_per_la
     return fig
 
 
+TOP_K_MIN_HEIGHT = 280
+
+
 def top_k_figure(trace, k: int = 5, *, height: int | None = None) -> go.Figure:
     """Horizontal bars of the ``k`` best labels (``cls.probs``, names from the config)."""
     probs = to_numpy(trace["cls.probs"])
@@ -279,7 +282,12 @@ def top_k_figure(trace, k: int = 5, *, height: int | None = None) -> go.Figure:
                            text=[f"{probs[i]:.3f}" for i in order], textposition="auto",
                            marker_color="#4c78a8",
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
-    fig.update_layout(title=dict(text=f"top {k} labels ({note})", font_size=13),
-                      height=height or 80 + 32 * k, margin=dict(l=140, r=20, t=40, b=40))
+    # at least TOP_K_MIN_HEIGHT px: with 3 labels the old 80 + 32 k gave ~12 px bars inside a
+    # Gradio tab, and the y labels (automargin) get room whatever their length
+    fig.update_layout(title=dict(text=f"top {k} labels<br><sup>{note}</sup>", font_size=13),
+                      height=height or max(TOP_K_MIN_HEIGHT, 130 + 36 * k),
+                      margin=dict(l=20, r=20, t=60, b=50), bargap=0.25)
+    fig.update_yaxes(automargin=True, type="category", tickmode="array",
+                     tickvals=[names[i] for i in order])
     fig.update_xaxes(title="probability", range=[0, 1])
     return fig

@@ -95,3 +95,14 @@ def test_heads_views(loaded):
     assert md.count("\n| ") == 3 and "Wav2Vec2ForAudioFrameClassification" in md
     assert V.heads_table_figure(rows).data[0].type == "table"
     assert len(V.heads_diagram(rows).axes) == 1
+
+
+def test_top_k_with_few_labels_has_readable_bars(traces):
+    """k = 3 in a Gradio tab: the old 80 + 32 k px gave ~12 px bars and plotly thinned the y labels.
+    Now: a minimum height, every label as an explicit tick, y margin sized to the labels."""
+    fig = V.top_k_figure(traces["ast"], 3)
+    lay = fig.layout
+    plot_h = lay.height - lay.margin.t - lay.margin.b
+    assert lay.height >= 220
+    assert plot_h * (1 - lay.bargap) / 3 >= 25  # px per bar
+    assert lay.yaxis.automargin and list(lay.yaxis.tickvals) == list(fig.data[0].y)
