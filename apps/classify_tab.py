@@ -43,8 +43,34 @@ ABOUT = """### What does a classifier look at?
 transformer read the patches plus a CLS token. Pick a patch with the sliders to see its pixels
 and where it looks. **wav2vec2 / HuBERT** classifiers average their frames into one vector: the
 contribution plot splits the winning logit exactly over the frames. **Frame classifiers** label
-every 20 ms. No offline real classifier ships yet: the *demo* models have **random weights** (real
-shapes and mechanics, meaningless labels)."""
+every 20 ms. {shipped} The *demo* models have **random weights** (real shapes and mechanics,
+meaningless labels)."""
+
+
+def shipped_text() -> str:
+    """One sentence naming the trained classifiers that ship offline (read from the zoo)."""
+    import json
+
+    from lab.classify.cli import architecture_of, offline_classify_ids
+    from lab.models import ZOO_DIR
+
+    parts = []
+    for i in offline_classify_ids():
+        try:
+            id2label = json.loads((ZOO_DIR / i / "config.json").read_text()).get("id2label") or {}
+        except (OSError, ValueError):
+            id2label = {}
+        bits = [architecture_of(i)] + ([f"labels: {', '.join(map(str, id2label.values()))}"] if id2label else [])
+        bits = [b for b in bits if b]
+        parts.append(f"**{i}**" + (f" ({'; '.join(bits)})" if bits else ""))
+    if not parts:
+        return "No trained classifier ships offline here."
+    return ("Trained weights ship offline for " + ", ".join(parts) +
+            (", the default model." if len(parts) == 1 else "; the first is the default."))
+
+
+def about_text() -> str:
+    return ABOUT.format(shipped=shipped_text())
 
 
 def model_choices() -> list[str]:
@@ -209,7 +235,7 @@ def show_contribution(trace, label):
 
 
 def build() -> None:
-    gr.Markdown(ABOUT)
+    gr.Markdown(about_text())
     trace_state = gr.State(None, time_to_live=3600)
     with gr.Row():
         with gr.Column(scale=2):

@@ -47,7 +47,10 @@ def test_frame_and_sequence_json(capsys, tiny_dirs, wav):
     assert len(doc["labels"]) == 5
 
 
-def test_no_model_names_the_offline_ids(capsys, wav):
+def test_no_model_names_the_offline_ids(capsys, wav, tmp_path, monkeypatch):
+    import lab.models
+
+    monkeypatch.setattr(lab.models, "ZOO_DIR", tmp_path)  # a zoo without a classifier
     code, _, err = run_cli(capsys, str(wav), "--json")
     assert code == 2
     assert "no offline classification model" in err and "whisper-tiny.en" in err
@@ -76,3 +79,25 @@ def test_a_zoo_classifier_becomes_the_default(capsys, tiny_dirs, wav, tmp_path, 
     code, out, _ = run_cli(capsys, str(wav), "--json")
     doc = json.loads(out)
     assert code == 0 and doc["model"] == "tiny-frames" and doc["weights_source"].startswith("zoo:")
+
+
+def test_tab_intro_names_the_shipped_classifiers(tiny_dirs, tmp_path, monkeypatch):
+    """The Classify tab's intro is computed from the zoo: it names what ships (and its labels),
+    and says nothing ships only when the zoo has no classifier."""
+    import json
+    import shutil
+
+    import lab.models
+    from apps import classify_tab
+
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    monkeypatch.setattr(lab.models, "ZOO_DIR", zoo)
+    assert "No trained classifier ships" in classify_tab.about_text()
+    shutil.copytree(tiny_dirs["wav2vec2-frame"], zoo / "tiny-frames")
+    text = classify_tab.about_text()
+    labels = json.loads((zoo / "tiny-frames" / "config.json").read_text())["id2label"].values()
+    assert "**tiny-frames**" in text and "Wav2Vec2ForAudioFrameClassification" in text
+    assert all(str(v) in text for v in labels)
+    assert "No trained classifier" not in text and "No offline real classifier" not in text
+    assert classify_tab.default_model() == "tiny-frames" and "the default" in text
