@@ -51,7 +51,9 @@ def build_model(num_labels, id2label, frame: bool = False):
     if ctc.is_file():
         from safetensors.torch import load_file
 
-        state = {k: v.float() for k, v in load_file(str(ctc)).items() if k.startswith("wav2vec2.")}
+        own = model.state_dict()
+        state = {k: v.float() for k, v in load_file(str(ctc)).items()
+                 if k.startswith("wav2vec2.") and k in own}
         missing, unexpected = model.load_state_dict(state, strict=False)
         assert not unexpected, unexpected
         init = f"encoder from {CTC_ID}"

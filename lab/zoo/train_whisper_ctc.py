@@ -22,7 +22,7 @@ from .common import VOCAB, cer, encode_text, greedy_decode
 HEAD = {"head_layers": 2, "head_dim": 192, "head_heads": 4, "head_ffn_dim": 768, "dropout": 0.1,
         "use_weighted_layer_sum": True}
 N_TRAIN, N_HELDOUT, N_FLITE = 4000, 300, 100
-STEPS, BATCH, LR = 1200, 16, 1.5e-3
+STEPS, BATCH, LR = 4000, 16, 1.5e-3
 DATA_VERSION = 2  # the corpus version the shipped head was trained on (lab.zoo.data.RECIPE_VERSION)
 
 
@@ -156,7 +156,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
         sched.step()
         if step % 100 == 0 or step == steps - 1:
             log(f"step {step} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
-        if (step + 1) % 400 == 0 or step == steps - 1:
+        if (step + 1) % 1000 == 0 or step == steps - 1:
             c, _ = evaluate(model, he, [s.text for s in he_specs])
             history.append({"step": step + 1, "heldout_cer": round(c, 4)})
             log(f"  held-out CER {c:.4f}")
