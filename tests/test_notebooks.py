@@ -4,7 +4,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from nbrun import SlicedPollClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -18,10 +19,8 @@ def test_notebook_runs_offline(path, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
-    # Every cell runs in seconds. The per-cell timeout also bounds a known stall: the kernel
-    # finishes a cell but its final iopub "idle" message sometimes never reaches nbclient, which
-    # then waits out the whole timeout and carries on (seen in 02_ctc, with 600 s).
-    client = NotebookClient(nb, timeout=180, kernel_name="python3",
+    # SlicedPollClient: nbclient without the lost-wake-up stall (see tests/nbrun.py)
+    client = SlicedPollClient(nb, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # raises CellExecutionError with the failing cell's traceback
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
