@@ -23,19 +23,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+from common import tiled_speech  # noqa: E402
 SECONDS = 10.0
 REPEATS = 3
 MODES = ("plain", "traced", "lean")
 
 
 def _audio():
-    import numpy as np
-
-    from lab.audio import load_audio
-
-    clip = load_audio(ROOT / "assets" / "clips" / "quick_brown_fox.wav").samples
-    n = int(SECONDS * 16000)
-    return np.tile(clip, n // len(clip) + 1)[:n].astype("float32")
+    return tiled_speech(SECONDS)
 
 
 def _model():
