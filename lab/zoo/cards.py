@@ -64,3 +64,21 @@ if __name__ == "__main__":
     mid = sys.argv[1]
     mod = importlib.import_module(RECIPES[mid])
     print(write(mid, mod.CARD_TITLE, mod.CARD_BODY))
+
+
+def finish(model_id: str, loaded, outp: Path, metrics: dict, *, init: str, steps: int,
+           t_start: float, t_train: float, history: list, title: str, body: str) -> dict:
+    """The end of every classifier recipe: the summary (``metrics`` first, then size, steps and
+    timings) written to ``metrics.json`` and the model card. Returns the summary."""
+    import time
+
+    import torch
+
+    summary = {"id": model_id, **metrics, "init": init,
+               "params": sum(p.numel() for p in loaded.parameters()),
+               "model_bytes": (outp / "model.safetensors").stat().st_size, "steps": steps,
+               "train_seconds": round(t_train), "total_seconds": round(time.time() - t_start),
+               "threads": torch.get_num_threads(), "history": history}
+    (outp / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write(model_id, title, body, summary, outp)
+    return summary

@@ -140,16 +140,11 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     loaded = Wav2Vec2ForAudioFrameClassification.from_pretrained(str(outp)).eval()
     acc = evaluate(loaded, he)
     log(f"final held-out frame accuracy {acc:.4f}")
-    summary = {"id": ID, "heldout_frame_accuracy": round(acc, 4), "init": init,
-               "params": sum(p.numel() for p in loaded.parameters()),
-               "model_bytes": (outp / "model.safetensors").stat().st_size, "steps": steps,
-               "train_seconds": round(t_train), "total_seconds": round(time.time() - t_start),
-               "threads": torch.get_num_threads(), "history": history}
-    (outp / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
-    from .cards import write
+    from .cards import finish
 
-    write(ID, CARD_TITLE, CARD_BODY, summary, outp)
-    return summary
+    return finish(ID, loaded, outp, {"heldout_frame_accuracy": round(acc, 4)}, init=init, steps=steps,
+                  t_start=t_start, t_train=t_train, history=history,
+                  title=CARD_TITLE, body=CARD_BODY)
 
 
 CARD_TITLE = ("A tiny frame classifier: `Wav2Vec2ForAudioFrameClassification`, silence / speech / noise "
