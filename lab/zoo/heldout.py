@@ -71,6 +71,56 @@ def write_frames(out: Path = HELDOUT / "tiny-wav2vec2-frames", n: int = 5, seed:
     return out
 
 
+def write_ast_sounds(out: Path = HELDOUT / "tiny-ast-sounds", n: int = 32, seed: int = 0) -> Path:
+    """Held-out sound scenes 0..n-1 of ``tiny-ast-sounds`` (held-out voices and scene seeds), FLAC
+    16-bit, with ``labels.json`` ({file: [labels]})."""
+    from .sounds import LABELS, scene, speech_pool
+    from .train_ast_sounds import N_SPEECH_HELDOUT, SPEECH_START
+
+    pool = speech_pool("heldout", N_SPEECH_HELDOUT, seed, SPEECH_START)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    for i in range(n):
+        a, y = scene("heldout", i, seed, pool)
+        names = [LABELS[j] for j in np.flatnonzero(y)]
+        name = f"scene-{i:02d}.flac"
+        sf.write(out / name, np.clip(a, -1, 1), data.SAMPLE_RATE, subtype="PCM_16")
+        meta[name] = names
+    (out / "labels.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return out
+
+
+def write_sound_examples(out: Path = ROOT / "assets" / "clips" / "scenes", seed: int = 0) -> Path:
+    """Two example mixtures for the Classify tab (held-out voice, fixed seeds), 16-bit WAV, with
+    ``scenes.json`` ({file: {labels, made_with}}): a sentence over a wailing siren, and a struck
+    chord with clicks over pink-ish noise."""
+    from . import sounds
+
+    pool = sounds.speech_pool("heldout", 1, seed, start=0)
+    rng = np.random.default_rng([seed, 5150])
+    n = 4 * data.SAMPLE_RATE
+    sp = sounds.speech_segment(rng, n, pool)
+    sp /= np.sqrt(np.mean(sp ** 2)) + 1e-9
+    si = sounds.siren(rng, n, shape="wail")
+    si /= np.sqrt(np.mean(si ** 2))
+    a = sp + 0.5 * sounds._fade(si)
+    ch = sounds.chord(rng, n)
+    ch /= np.sqrt(np.mean(ch ** 2))
+    cl = sounds.clicks(rng, n) * 4.0
+    no = sounds.noise(rng, n)
+    no /= np.sqrt(np.mean(no ** 2))
+    b = ch + cl + 0.15 * no
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    for name, x, labels in (("speech_siren.wav", a, ["speech", "siren"]),
+                            ("chord_clicks_noise.wav", b, ["chord", "clicks", "noise"])):
+        sf.write(out / name, (x / np.abs(x).max() * 0.8).astype(np.float32), data.SAMPLE_RATE,
+                 subtype="PCM_16")
+        meta[name] = {"labels": labels, "made_with": "lab.zoo.heldout.write_sound_examples (lab/zoo/sounds.py)"}
+    (out / "scenes.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return out
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "speech"
     if which == "speech":
@@ -79,3 +129,6 @@ if __name__ == "__main__":
         print(write_keywords())
     elif which == "frames":
         print(write_frames())
+    elif which == "sounds":
+        print(write_ast_sounds())
+        print(write_sound_examples())

@@ -16,6 +16,7 @@ RECIPES = {
     "tiny-wav2vec2-ctc-en": "lab.zoo.train_wav2vec2_ctc",
     "tiny-wav2vec2-keywords": "lab.zoo.train_wav2vec2_keywords",
     "tiny-wav2vec2-frames": "lab.zoo.train_wav2vec2_frames",
+    "tiny-ast-sounds": "lab.zoo.train_ast_sounds",
 }
 
 
