@@ -21,10 +21,10 @@ f3, f4, Annie, travis, belinda, david, their own sentence seeds; flite voice `sl
 
 
 def write(model_id: str, title: str, body: str, metrics: dict | None = None,
-          out: Path | str | None = None) -> Path:
+          out: Path | str | None = None, data: str = DATA) -> Path:
     d = Path(out) if out is not None else ZOO / model_id
     metrics = metrics if metrics is not None else json.loads((d / "metrics.json").read_text())
-    keys = [k for k in metrics if k not in ("history", "examples")]
+    keys = [k for k in metrics if k not in ("history", "examples", "eval")]
     rows = "\n".join(f"| {k} | {metrics[k]} |" for k in keys)
     hist = "\n".join(f"- {json.dumps(h)}" for h in metrics.get("history", []))
     ex = "\n".join(f"- `{e['ref']}` -> `{e['hyp']}` ({e.get('voice', '')})"
@@ -36,7 +36,7 @@ def write(model_id: str, title: str, body: str, metrics: dict | None = None,
 {body}
 
 ## Data
-{DATA}
+{data}
 
 ## Metrics (measured by the training run, `metrics.json`)
 | key | value |
@@ -67,7 +67,8 @@ if __name__ == "__main__":
 
 
 def finish(model_id: str, loaded, outp: Path, metrics: dict, *, init: str, steps: int,
-           t_start: float, t_train: float, history: list, title: str, body: str) -> dict:
+           t_start: float, t_train: float, history: list, title: str, body: str,
+           data: str = DATA) -> dict:
     """The end of every classifier recipe: the summary (``metrics`` first, then size, steps and
     timings) written to ``metrics.json`` and the model card. Returns the summary."""
     import time
@@ -80,5 +81,5 @@ def finish(model_id: str, loaded, outp: Path, metrics: dict, *, init: str, steps
                "train_seconds": round(t_train), "total_seconds": round(time.time() - t_start),
                "threads": torch.get_num_threads(), "history": history}
     (outp / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
-    write(model_id, title, body, summary, outp)
+    write(model_id, title, body, summary, outp, data=data)
     return summary
