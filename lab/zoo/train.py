@@ -13,6 +13,7 @@ import sys
 
 RECIPES = {
     "whisper-tiny.en-ctc": "lab.zoo.train_whisper_ctc",
+    "tiny-speecht5-tts-en": "lab.zoo.train_speecht5_tts",
     "tiny-wav2vec2-ctc-en": "lab.zoo.train_wav2vec2_ctc",
     "tiny-wav2vec2-keywords": "lab.zoo.train_wav2vec2_keywords",
     "tiny-wav2vec2-frames": "lab.zoo.train_wav2vec2_frames",
