@@ -63,8 +63,8 @@ HARVARD = [
 
 
 def simple_sentence(rng: np.random.Generator) -> str:
-    """One sentence: subject verb [determiner] [adjective] noun [place/time], lower case, no
-    punctuation (3-10 words)."""
+    """One sentence: subject verb [determiner] [adjective] noun [[,] place/time], lower case
+    (3-10 words)."""
     words = [SUBJECTS[rng.integers(len(SUBJECTS))], VERBS[rng.integers(len(VERBS))]]
     det = DETERMINERS[rng.integers(len(DETERMINERS))]
     noun = NOUNS[rng.integers(len(NOUNS))]
@@ -73,5 +73,18 @@ def simple_sentence(rng: np.random.Generator) -> str:
         det = "an"
     words += [det] + ([adj] if adj else []) + [noun]
     if rng.random() < 0.6:
+        if rng.random() < 0.3:
+            words[-1] += ","
         words.append(PLACES[rng.integers(len(PLACES))])
     return " ".join(words)
+
+
+def written(text: str, rng: np.random.Generator, question: bool = False) -> str:
+    """How people type it: 70 % sentence case with a final ``.`` (some ``!``, some ``?`` when
+    ``question``), "I" capitalised; 30 % left lower case without a full stop."""
+    if rng.random() >= 0.7:
+        return text
+    t = " ".join("I" if w == "i" else w for w in text.split(" "))
+    end = rng.random()
+    mark = "?" if question and end < 0.1 else "!" if end > 0.9 else "."
+    return t[0].upper() + t[1:] + mark

@@ -67,7 +67,8 @@ def test_texts(seed: int = 0) -> dict[str, list[str]]:
     held-out seeds."""
     simple = [t for t in (tts_data.text("heldout", 2 * i, seed) for i in range(N_SIMPLE_TEST))]
     salad = [tts_data.text("heldout", 2 * i + 1, seed) for i in range(N_SALAD_TEST)]
-    return {"harvard": list(HARVARD), "simple": simple, "words": salad}
+    harvard = [t[0].upper() + t[1:] + "." for t in HARVARD]
+    return {"harvard": harvard, "simple": simple, "words": salad}
 
 
 def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:

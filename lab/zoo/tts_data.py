@@ -6,7 +6,7 @@ one voice), rendered by :func:`lab.zoo.data.synthesize`, leading/trailing silenc
 into SpeechT5's target features with ``SpeechT5FeatureExtractor(audio_target=...)``: (mel_frame,
 80) log10-mel, 62.5 frames/s (hop 256 at 16 kHz).
 
-Texts: half random word sequences (``data.sentence``: sounds of 3000 common words), half short
+Texts (written as people type them: mostly sentence case with a final mark): half random word sequences (``data.sentence``: sounds of 3000 common words), half short
 grammatical sentences (``sentences.simple_sentence``: function words and phrasing). Training,
 held-out and test texts come from different seeds; ``sentences.HARVARD`` never comes from either.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data
-from .sentences import simple_sentence
+from .sentences import simple_sentence, written
 
 VOICE, SPEED, PITCH = "en-us", 165, 50
 TRIM_DB = 40
@@ -27,9 +27,11 @@ VERSION = 1
 
 
 def text(split: str, index: int, seed: int = 0) -> str:
-    """Text of clip ``index``: even indices a grammatical sentence, odd a word sequence."""
+    """Text of clip ``index``: even indices a grammatical sentence, odd a word sequence, either
+    written as typed (:func:`sentences.written`: mostly sentence case with a final mark)."""
     rng = np.random.default_rng([seed, 77, SPLIT_SEEDS[split], index])
-    return simple_sentence(rng) if index % 2 == 0 else data.sentence(rng, 2, 8)
+    t = simple_sentence(rng) if index % 2 == 0 else data.sentence(rng, 2, 8)
+    return written(t, rng, question=index % 2 == 0)
 
 
 def speak(txt: str) -> np.ndarray:
