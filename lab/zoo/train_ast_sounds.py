@@ -144,6 +144,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     t_train = time.time() - t0
 
     outp = Path(out)
+    model.config.architectures = ["ASTForAudioClassification"]  # the resolver reads the family from it
     save_fp16(model, fe, outp)
     loaded = ASTForAudioClassification.from_pretrained(str(outp)).eval()
     s = scores(loaded, xhe)
