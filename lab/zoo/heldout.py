@@ -109,7 +109,7 @@ def write_sound_examples(out: Path = ROOT / "assets" / "clips" / "scenes", seed:
     cl = sounds.clicks(rng, n) * 4.0
     no = sounds.noise(rng, n)
     no /= np.sqrt(np.mean(no ** 2))
-    b = ch + cl + 0.15 * no
+    b = ch + cl + 0.3 * no
     out.mkdir(parents=True, exist_ok=True)
     meta = {}
     for name, x, labels in (("speech_siren.wav", a, ["speech", "siren"]),
@@ -118,6 +118,21 @@ def write_sound_examples(out: Path = ROOT / "assets" / "clips" / "scenes", seed:
                  subtype="PCM_16")
         meta[name] = {"labels": labels, "made_with": "lab.zoo.heldout.write_sound_examples (lab/zoo/sounds.py)"}
     (out / "scenes.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return out
+
+
+def write_tts(out: Path = HELDOUT / "tiny-speecht5-tts-en", n: int = 10, seed: int = 0) -> Path:
+    """``sentences.json``: ``n`` Harvard-style test sentences of ``tiny-speecht5-tts-en`` (never in
+    its training texts) with the duration of espeak-ng's own rendering in the training voice
+    (silence trimmed), the reference for the stop token."""
+    from . import tts_data
+    from .train_speecht5_tts import test_texts
+
+    texts = test_texts(seed)["harvard"][:n]
+    _, samples = tts_data.corpus(texts, workers=1)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [{"text": t, "espeak_seconds": round(float(s) / data.SAMPLE_RATE, 3)} for t, s in zip(texts, samples)]
+    (out / "sentences.json").write_text(json.dumps(rows, indent=1) + "\n")
     return out
 
 
@@ -132,3 +147,5 @@ if __name__ == "__main__":
     elif which == "sounds":
         print(write_ast_sounds())
         print(write_sound_examples())
+    elif which == "tts":
+        print(write_tts())
