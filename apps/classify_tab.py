@@ -38,9 +38,10 @@ DEMO = {"demo: tiny random AST": "ast", "demo: tiny random wav2vec2 (sequence)":
         "demo: tiny random wav2vec2 (frame)": "wav2vec2-frame"}
 
 ABOUT = """### What does a classifier look at?
-**AST** turns the clip into a 128-band filterbank (100 frames/s), cuts it into **overlapping
-16 x 16 patches** (stride 10: each patch shares 6 rows/columns with its neighbours), and lets a
-transformer read the patches plus a CLS token. Pick a patch with the sliders to see its pixels
+**AST** turns the clip into a log-mel filterbank (100 frames/s; 128 bands for the AudioSet ASTs,
+64 for the zoo's tiny-ast-sounds), cuts it into **overlapping 16 x 16 patches** (stride 10 in the
+original: each patch shares 6 rows/columns with its neighbours; tiny-ast-sounds strides 8 in
+frequency), and lets a transformer read the patches plus a CLS token. Pick a patch with the sliders to see its pixels
 and where it looks. **wav2vec2 / HuBERT** classifiers average their frames into one vector: the
 contribution plot splits the winning logit exactly over the frames. **Frame classifiers** label
 every 20 ms. {shipped} The *demo* models have **random weights** (real shapes and mechanics,
@@ -240,7 +241,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=2):
             audio = gr.Audio(sources=["upload", "microphone"], type="filepath",
-                             label="Audio (AST reads up to 10.24 s)")
+                             label="Audio (the AudioSet AST reads up to 10.24 s, tiny-ast-sounds 5 s)")
         with gr.Column(scale=1):
             model_id = gr.Dropdown(model_choices(), value=default_model(), label="Model",
                                    allow_custom_value=True,
@@ -251,6 +252,10 @@ def build() -> None:
     clips = sorted(p for p in CLIPS.glob("*.wav"))
     if clips:
         gr.Examples([[str(p)] for p in clips], inputs=[audio], label="Example clips (espeak-ng)")
+    scenes = sorted((CLIPS / "scenes").glob("*.wav"))
+    if scenes:
+        gr.Examples([[str(p)] for p in scenes], inputs=[audio],
+                    label="Sound scenes (synthetic mixtures: speech + siren; chord + clicks + noise)")
     status = gr.Markdown("Pick a clip and press **Run**.", elem_id="classify-status")
     topk_plot = gr.Plot(label="Top labels", elem_id="classify-topk")
     with gr.Column(visible=True) as ast_group:

@@ -93,7 +93,7 @@ def write_ast_sounds(out: Path = HELDOUT / "tiny-ast-sounds", n: int = 32, seed:
 def write_sound_examples(out: Path = ROOT / "assets" / "clips" / "scenes", seed: int = 0) -> Path:
     """Two example mixtures for the Classify tab (held-out voice, fixed seeds), 16-bit WAV, with
     ``scenes.json`` ({file: {labels, made_with}}): a sentence over a wailing siren, and a struck
-    chord with clicks over pink-ish noise."""
+    chord with clicks over noise at -10 dB."""
     from . import sounds
 
     pool = sounds.speech_pool("heldout", 1, seed, start=0)
