@@ -64,8 +64,9 @@ def corpus(texts: list[str], *, workers: int = 2, cache: Path | None = None
         h = hashlib.sha1(("\n".join(texts) + f"|{VOICE}|{SPEED}|{PITCH}|{TRIM_DB}|{VERSION}").encode())
         path = cache / f"tts-{len(texts)}-{h.hexdigest()[:12]}.npz"
         if path.is_file():
-            z = np.load(path)
-            return [z["mel"][a:b] for a, b in zip(z["idx"][:-1], z["idx"][1:])], z["samples"]
+            with np.load(path) as z:  # read each array once (NpzFile re-reads on every access)
+                flat, idx, samples = z["mel"], z["idx"], z["samples"]
+            return [flat[a:b] for a, b in zip(idx[:-1], idx[1:])], samples
     if workers > 1:
         from multiprocessing import get_context
 
