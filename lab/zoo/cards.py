@@ -63,7 +63,7 @@ if __name__ == "__main__":
 
     mid = sys.argv[1]
     mod = importlib.import_module(RECIPES[mid])
-    print(write(mid, mod.CARD_TITLE, mod.CARD_BODY))
+    print(write(mid, mod.CARD_TITLE, mod.CARD_BODY, data=getattr(mod, "CARD_DATA", DATA)))
 
 
 def finish(model_id: str, loaded, outp: Path, metrics: dict, *, init: str, steps: int,
