@@ -37,9 +37,13 @@ stop probability reaches the **threshold** (or at the maximum length). A **post-
 sharpens the whole spectrogram and a **vocoder** turns it into sound: HiFi-GAN (a neural network)
 or Griffin-Lim (an iterative phase estimate that always works offline).
 
-No trained offline TTS model ships yet: **`speecht5-tiny-random` is untrained** -- every picture
-shows the real mechanics, but its audio is noise and its alignment is no diagonal. With
-`microsoft/speecht5_tts` (hub or HF cache) the same views show real speech."""
+Offline, the default is **`tiny-speecht5-tts-en`**: a small SpeechT5 the lab trained on one
+espeak-ng voice (model card: `lab/zoo/tiny-speecht5-tts-en/README.md`). Its cross-attention draws a
+real diagonal and its stop token fires near the end of the text; its speech is not yet
+intelligible (a blurry spectrogram through Griffin-Lim: Whisper catches the rhythm and a few
+words). **`speecht5-tiny-random` is untrained**: the same mechanics
+with noise for audio and no diagonal -- compare the two. With `microsoft/speecht5_tts` (hub or HF
+cache) the same views show a full-size model."""
 
 DEMO_TEXT = "Hello, world! This is a test."
 

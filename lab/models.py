@@ -58,7 +58,8 @@ KNOWN: list[ModelInfo] = [
               "Wav2Vec2ForAudioFrameClassification (speaker diarization)"),
 ]
 
-DEFAULTS = {"whisper": "whisper-tiny.en", "ctc": "whisper-tiny.en-ctc"}  # offline defaults
+DEFAULTS = {"whisper": "whisper-tiny.en", "ctc": "whisper-tiny.en-ctc",
+            "tts": "tiny-speecht5-tts-en"}  # offline defaults
 
 # architectures (config.json) -> family
 ARCH_FAMILY = {

