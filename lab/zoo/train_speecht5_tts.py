@@ -65,7 +65,7 @@ def _batch(ids, mels, idx, pad_id: int, r: int):
 def test_texts(seed: int = 0) -> dict[str, list[str]]:
     """The unseen texts: Harvard-style sentences, grammar sentences and word sequences from the
     held-out seeds."""
-    simple = [t for t in (tts_data.text("heldout", 2 * i, seed) for i in range(N_SIMPLE_TEST))]
+    simple = [tts_data.text("heldout", 2 * i, seed) for i in range(N_SIMPLE_TEST)]
     salad = [tts_data.text("heldout", 2 * i + 1, seed) for i in range(N_SALAD_TEST)]
     harvard = [t[0].upper() + t[1:] + "." for t in HARVARD]
     return {"harvard": harvard, "simple": simple, "words": salad}
