@@ -57,3 +57,26 @@ def wer(refs: list[str], hyps: list[str]) -> float:
     import jiwer
 
     return float(jiwer.wer(refs, hyps))
+
+
+def warmup_cosine(opt, steps: int, warm: int):
+    """LambdaLR: linear warm-up over ``warm`` steps, then a cosine from the base lr to 0 at ``steps``."""
+    import math
+
+    import torch
+
+    warm = max(1, warm)
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+
+
+def shuffled_batches(n: int, batch: int, steps: int, rng: np.random.Generator):
+    """``steps`` lists of ``batch`` indices into ``range(n)``: walk a permutation, reshuffle (with
+    ``rng``) whenever fewer than ``batch`` indices are left in it."""
+    order, pos = np.arange(n), n
+    for _ in range(steps):
+        if pos + batch > n:
+            rng.shuffle(order)
+            pos = 0
+        yield order[pos:pos + batch].tolist()
+        pos += batch

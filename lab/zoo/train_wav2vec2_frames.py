@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from . import data
+from .common import shuffled_batches, warmup_cosine
 from .train_wav2vec2_ctc import _collate, normalize, processor, save_fp16
 from .train_wav2vec2_keywords import build_model
 
@@ -103,18 +103,11 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     model, init = build_model(3, LABELS, frame=True)
     log(f"init: {init}")
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
-    warm = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    sched = warmup_cosine(opt, steps, steps // 10)
     audio = [a for a, _ in tr]
-    t0, order, pos, history = time.time(), np.arange(n_train), n_train, []
-    for step in range(steps):
+    t0, history = time.time(), []
+    for step, idx in enumerate(shuffled_batches(n_train, BATCH, steps, rng)):
         model.train()
-        if pos + BATCH > n_train:
-            rng.shuffle(order)
-            pos = 0
-        idx = order[pos:pos + BATCH].tolist()
-        pos += BATCH
         x, m = _collate(audio, idx)
         logits = model(x, attention_mask=m).logits  # (batch, frame, 3)
         flen = model._get_feat_extract_output_lengths(m.sum(-1))

@@ -9,7 +9,6 @@ new; mean-pooled over frames (HF's pooling, attention-mask aware). Weights fp16,
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 
 from . import data
+from .common import shuffled_batches, warmup_cosine
 from .train_wav2vec2_ctc import ID as CTC_ID, _collate, config, normalize, processor, save_fp16
 
 ID = "tiny-wav2vec2-keywords"
@@ -82,17 +82,10 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     model, init = build_model(10, DIGITS)
     log(f"init: {init}")
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
-    warm = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
-    t0, order, pos, history = time.time(), np.arange(n_train), n_train, []
-    for step in range(steps):
+    sched = warmup_cosine(opt, steps, steps // 10)
+    t0, history = time.time(), []
+    for step, idx in enumerate(shuffled_batches(n_train, BATCH, steps, rng)):
         model.train()
-        if pos + BATCH > n_train:
-            rng.shuffle(order)
-            pos = 0
-        idx = order[pos:pos + BATCH].tolist()
-        pos += BATCH
         x, m = _collate(tr_audio, idx)
         loss = model(x, attention_mask=m, labels=torch.tensor([tr_y[i] for i in idx])).loss
         opt.zero_grad()
