@@ -59,15 +59,17 @@ def wer(refs: list[str], hyps: list[str]) -> float:
     return float(jiwer.wer(refs, hyps))
 
 
-def warmup_cosine(opt, steps: int, warm: int):
-    """LambdaLR: linear warm-up over ``warm`` steps, then a cosine from the base lr to 0 at ``steps``."""
+def warmup_cosine(opt, steps: int, warm: int, floor: float = 0.0):
+    """LambdaLR: linear warm-up over ``warm`` steps, then a cosine from the base lr down to
+    ``floor`` x the base lr at ``steps``-ish (the cosine factor is clipped at ``floor``)."""
     import math
 
     import torch
 
     warm = max(1, warm)
     return torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+        opt, lambda s: min(1.0, (s + 1) / warm)
+        * max(floor, 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))
 
 
 def shuffled_batches(n: int, batch: int, steps: int, rng: np.random.Generator):

@@ -10,7 +10,6 @@ on the fp16 weights as shipped. Weights fp16, load as fp32.
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from . import sounds
+from .common import warmup_cosine
 from .train_wav2vec2_ctc import save_fp16
 
 ID = "tiny-ast-sounds"
@@ -116,9 +116,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
 
     model = build_model(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.05)
-    warm = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    sched = warmup_cosine(opt, steps, steps // 20)
     g = torch.Generator().manual_seed(seed)
     t0, history, order, pos = time.time(), [], torch.randperm(n_train, generator=g), 0
     for step in range(steps):

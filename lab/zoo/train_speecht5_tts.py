@@ -12,7 +12,6 @@ decoder loop + Griffin-Lim + Whisper tiny.en (:mod:`lab.zoo.tts_eval`) on texts 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from . import data, tts_data
+from .common import warmup_cosine
 from .sentences import HARVARD
 
 ID = "tiny-speecht5-tts-en"
@@ -105,8 +105,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     model = SpeechT5ForTextToSpeech._from_config(cfg, attn_implementation="eager")
     speaker, _ = load_speaker(None)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01, betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / WARMUP) * max(0.05, 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))
+    sched = warmup_cosine(opt, steps, WARMUP, floor=0.05)
     # length-sorted batches (little padding), shuffled as whole batches
     order = np.argsort([m.shape[0] for m in mels], kind="stable")
     batches = [order[i:i + BATCH].tolist() for i in range(0, len(order), BATCH)]

@@ -17,7 +17,6 @@ Weights are stored fp16 and load as fp32.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data
-from .common import VOCAB, cer, encode_text, greedy_decode, tokenizer
+from .common import VOCAB, cer, encode_text, greedy_decode, tokenizer, warmup_cosine
 
 ID = "tiny-wav2vec2-ctc-en"
 N_TRAIN, N_HELDOUT = 4000, 300
@@ -169,9 +168,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     log(f"params {n_params}")
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01, betas=(0.9, 0.98))
-    warm = max(1, steps // 12)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    sched = warmup_cosine(opt, steps, steps // 12)
     outp = Path(out)
     ck_dir = outp / "checkpoints"
     shutil.rmtree(ck_dir, ignore_errors=True)

@@ -9,7 +9,6 @@ evaluate greedy-decoding CER on held-out espeak voices + unseen sentences, and o
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 
 from . import data
-from .common import VOCAB, cer, encode_text, greedy_decode
+from .common import VOCAB, cer, encode_text, greedy_decode, shuffled_batches, warmup_cosine
 
 HEAD = {"head_layers": 2, "head_dim": 192, "head_heads": 4, "head_ffn_dim": 768, "dropout": 0.1,
         "use_weighted_layer_sum": True}
@@ -139,20 +138,11 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     params = [p for p in model.parameters() if p.requires_grad]
     n_head = sum(p.numel() for p in params)
     opt = torch.optim.AdamW(params, lr=LR, weight_decay=0.01)
-    warm = max(1, steps // 15)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    sched = warmup_cosine(opt, steps, steps // 15)
     t0 = time.time()
     history = []
-    order = np.arange(len(tr))
-    pos = len(order)
-    for step in range(steps):
+    for step, idx in enumerate(shuffled_batches(len(tr), BATCH, steps, rng)):
         model.head.train()
-        if pos + BATCH > len(order):
-            rng.shuffle(order)
-            pos = 0
-        idx = order[pos:pos + BATCH].tolist()
-        pos += BATCH
         x, mask, y = _batch(tr, labels, idx, True, rng)
         loss, _ = _head_loss(model, x, mask, y)
         opt.zero_grad()
