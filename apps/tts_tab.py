@@ -38,7 +38,7 @@ sharpens the whole spectrogram and a **vocoder** turns it into sound: HiFi-GAN (
 or Griffin-Lim (an iterative phase estimate that always works offline).
 
 Offline, the default is **`tiny-speecht5-tts-en`**: a small SpeechT5 the lab trained on one
-espeak-ng voice (model card: `lab/zoo/tiny-speecht5-tts-en/README.md`). Its cross-attention draws a
+flite voice, `awb` (model card: `lab/zoo/tiny-speecht5-tts-en/README.md`). Its cross-attention draws a
 real diagonal and its stop token fires near the end of the text; its speech is not yet
 intelligible (a blurry spectrogram through Griffin-Lim: Whisper catches the rhythm and a few
 words). **`speecht5-tiny-random` is untrained**: the same mechanics

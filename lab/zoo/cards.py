@@ -43,8 +43,8 @@ def write(model_id: str, title: str, body: str, metrics: dict | None = None,
 | --- | --- |
 {rows}
 
-Timings are wall-clock seconds on the lab's 2-core CPU box with `torch.set_num_threads(1)` while other
-jobs shared the machine (so they are upper bounds).
+Timings are wall-clock seconds on the lab's 2-core CPU box with `torch.set_num_threads(threads)`
+(the `threads` row), often while other jobs shared the machine (so they are upper bounds).
 
 ### During training
 {hist or '-'}

@@ -123,15 +123,15 @@ def write_sound_examples(out: Path = ROOT / "assets" / "clips" / "scenes", seed:
 
 def write_tts(out: Path = HELDOUT / "tiny-speecht5-tts-en", n: int = 10, seed: int = 0) -> Path:
     """``sentences.json``: ``n`` Harvard-style test sentences of ``tiny-speecht5-tts-en`` (never in
-    its training texts) with the duration of espeak-ng's own rendering in the training voice
-    (silence trimmed), the reference for the stop token."""
+    its training texts) with the duration of the training voice's own rendering (flite ``awb``,
+    silence trimmed: :mod:`lab.zoo.tts_data`), the reference for the stop token."""
     from . import tts_data
     from .train_speecht5_tts import test_texts
 
     texts = test_texts(seed)["harvard"][:n]
     _, samples = tts_data.corpus(texts, workers=1)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [{"text": t, "espeak_seconds": round(float(s) / data.SAMPLE_RATE, 3)} for t, s in zip(texts, samples)]
+    rows = [{"text": t, "reference_seconds": round(float(s) / data.SAMPLE_RATE, 3)} for t, s in zip(texts, samples)]
     (out / "sentences.json").write_text(json.dumps(rows, indent=1) + "\n")
     return out
 

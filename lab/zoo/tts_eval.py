@@ -4,7 +4,7 @@ the right time, does it read the text in order?
 For each text: the lab's own decoder loop (:func:`lab.tts.loop.run`, threshold 0.5, seeded prenet
 dropout) -> Griffin-Lim (:func:`lab.tts.vocoder.griffin_lim`) -> the lab's Whisper tiny.en
 (:func:`lab.tts.intelligibility.check`). Per text: WER, generated vs reference duration (the
-espeak-ng clip, silence trimmed), the stop reason, and the (layer, head) diagonality of the
+training voice's own clip, silence trimmed), the stop reason, and the (layer, head) diagonality of the
 cross-attention (:mod:`lab.tts.alignment`). Summary: corpus WER (errors / reference words),
 the share of texts whose duration is within 15 % of the reference, the best head's mean
 diagonality.
