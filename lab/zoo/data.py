@@ -229,6 +229,23 @@ def corpus(split: str, n: int, seed: int = 0, *, workers: int = 1, start: int = 
     return audio, specs
 
 
+TRAIN_CHUNK = 6000  # large training corpora are synthesized (and cached) in chunks of this many clips
+
+
+def chunked_corpus(split: str, n: int, seed: int = 0, *, cache: Path | None = None,
+                   version: int = RECIPE_VERSION, chunk: int = TRAIN_CHUNK,
+                   ) -> tuple[list[np.ndarray], list[ClipSpec]]:
+    """Clips ``0 .. n-1`` of ``split`` as :func:`corpus` gives them, built from cached chunks of
+    ``chunk`` clips (one cache file per chunk, shared by every recipe that reads the same clips)."""
+    audio: list[np.ndarray] = []
+    specs: list[ClipSpec] = []
+    for start in range(0, n, chunk):
+        a, sp = corpus(split, min(chunk, n - start), seed, start=start, cache=cache, version=version)
+        audio += a
+        specs += sp
+    return audio, specs
+
+
 def data_cache() -> Path:
     from ..models import cache_dir
 

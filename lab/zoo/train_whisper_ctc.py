@@ -22,7 +22,6 @@ HEAD = {"head_layers": 2, "head_dim": 192, "head_heads": 4, "head_ffn_dim": 768,
         "use_weighted_layer_sum": True}
 N_TRAIN, N_HELDOUT, N_FLITE = 16000, 300, 100
 STEPS, BATCH, LR = 6000, 16, 1.5e-3
-CHUNK = 6000  # the training corpus is synthesized (and cached) in chunks of this many clips
 DATA_VERSION = 2  # the corpus version the shipped head was trained on (lab.zoo.data.RECIPE_VERSION)
 
 
@@ -115,12 +114,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
 
     cache = data.data_cache()
     t0 = time.time()
-    tr_audio, tr_specs = [], []
-    for start in range(0, n_train, CHUNK):
-        a, sp = data.corpus("train", min(CHUNK, n_train - start), seed, start=start, cache=cache,
-                            version=DATA_VERSION)
-        tr_audio += a
-        tr_specs += sp
+    tr_audio, tr_specs = data.chunked_corpus("train", n_train, seed, cache=cache, version=DATA_VERSION)
     he_audio, he_specs = data.corpus("heldout", n_held, seed, cache=cache, version=DATA_VERSION)
     fl_audio, fl_specs = data.corpus("flite", n_flite, seed, cache=cache, version=DATA_VERSION)
     hours = sum(len(a) for a in tr_audio) / data.SAMPLE_RATE / 3600
