@@ -201,9 +201,10 @@ intelligibility level.
 ## Why flite `awb`, not espeak-ng
 The issue asks for one espeak-ng voice. Whisper tiny.en mis-hears espeak-ng even in its own audio:
 WER 0.31 on the 20 Harvard-style sentences straight from espeak-ng `en-us`, 0.34 after log-mel +
-Griffin-Lim -- above the 0.30 goal before any model is involved (other espeak voices: 0.32-0.41).
-flite's voices score 0.11-0.13 raw and `awb` 0.11 after Griffin-Lim, so the goal is reachable in
-principle with it. The previous model (same recipe on espeak-ng `en-us`, 1817 s) scored WER 0.92
+Griffin-Lim -- above the 0.30 goal before any model is involved (`en-us+m3` 0.33 / 0.34,
+`en-gb-x-rp` 0.41 / 0.46). flite's voices score 0.09-0.18 raw and 0.11-0.21 after Griffin-Lim,
+`awb` the best (0.09 / 0.11), so the goal is reachable in principle with it. Reproduce with
+`python -m lab.zoo.ceilings voices`; `tests/zoo/test_ceilings.py` holds `awb` under 0.30. The previous model (same recipe on espeak-ng `en-us`, 1817 s) scored WER 0.92
 Harvard / 0.79 grammar, durations within 15 % for 80 % / 100 %, diagonality 0.968: the voice
 change did not change what the model learns in 45 CPU minutes, only the ceiling.
 

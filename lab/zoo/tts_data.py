@@ -22,8 +22,8 @@ from .sentences import simple_sentence, written
 
 # Version 1 used espeak-ng en-us (165 wpm, pitch 50). Whisper tiny.en mis-hears that voice even in
 # its own audio (WER 0.31 on the Harvard-style sentences, 0.34 after log-mel + Griffin-Lim: above
-# the 0.30 goal before any model is involved); flite awb scores 0.12 raw, 0.11 through
-# Griffin-Lim (measured on the same 20 sentences), so version 2 learns flite awb.
+# the 0.30 goal before any model is involved); flite awb scores 0.09 raw, 0.11 through
+# Griffin-Lim (same 20 sentences; `python -m lab.zoo.ceilings voices`), so version 2 learns awb.
 ENGINE, VOICE, SPEED, PITCH = "flite", "awb", 0, 0
 TRIM_DB = 40
 SPLIT_SEEDS = {"train": 11, "heldout": 12}
