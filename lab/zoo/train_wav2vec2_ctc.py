@@ -242,8 +242,9 @@ slowly when training stopped (checkpoints: 1.00 -> 0.92 -> 0.51 -> 0.35 on 50 cl
 300). The output is peaky (64% of frames blank). Errors are mostly spelling by sound and word
 boundaries (`himself force north` -> `imself foce noth`). The previous model (4000 clips, 2500
 steps, the older 0.28-CER teacher) reached 0.35: 4x the clips, 2x the steps and the better teacher
-took 0.35 -> 0.29, so the goal needs far more training than 45 CPU minutes. Its teacher is at 0.23
-itself, and the student learns mostly from it. The test guards the measured level (<= 0.40; 0.30
+took 0.35 -> 0.29, so the goal needs far more training than 45 CPU minutes. Its teacher (the
+6000-step Whisper-CTC head) is at 0.23 itself, and the student learns mostly from it; a rerun
+distils from the current 10000-step head (0.21). The test guards the measured level (<= 0.40; 0.30
 on the 20 committed clips).
 
 ## Use

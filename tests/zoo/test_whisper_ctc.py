@@ -75,8 +75,9 @@ def test_whisper_ctc_heldout_cer(heldout_speech):
             refs.append(text)
             blank += int((ids == 0).sum())
             frames += ids.numel()
-    # measured 0.31 on 300 held-out clips; the goal (0.08) is not reached yet (model card)
-    assert cer(refs, hyps) <= 0.40, list(zip(refs, hyps))
+    # measured 0.25 here (0.21 on 300 held-out clips); the goal (0.08) is not reached yet
+    # (model card)
+    assert cer(refs, hyps) <= 0.35, list(zip(refs, hyps))
     assert blank / frames > 0.5  # peaky CTC: most frames are blank
 
 
