@@ -56,32 +56,40 @@ def ctc(n: int = 300, seed: int = 0) -> dict:
     return {"clips": n, "cer": rates.cer(), "wer": rates.wer()}
 
 
+def voice_wer(texts: list[str], voice: tuple | None = None, *, griffin_lim: bool = True,
+              whisper=None) -> float:
+    """Whisper tiny.en's corpus WER on ``voice``'s own audio of ``texts`` (``(engine, voice, speed,
+    pitch)``, default the TTS training voice; silence trimmed by :func:`lab.zoo.tts_data.speak`),
+    through SpeechT5's log-mel + Griffin-Lim when ``griffin_lim``, else raw."""
+    from lab.models import load_cached
+    from lab.tts.intelligibility import check
+    from lab.tts.vocoder import griffin_lim as vocode
+
+    from . import tts_data
+
+    whisper = whisper or load_cached(None, family="whisper")
+    rates = _Rates()
+    for t in texts:
+        x = tts_data.speak(t, voice)
+        if griffin_lim:
+            x = np.asarray(vocode(tts_data.mel(x)))
+        rates.add(check(x, data.SAMPLE_RATE, t, whisper), t)
+    return rates.wer()
+
+
 def voices(texts: list[str] | None = None, which: list[tuple] | None = None) -> list[dict]:
     """Per voice of ``which`` (default :data:`VOICES`: ``(engine, voice, speed, pitch)``):
     ``{"engine", "voice", "wer_raw", "wer_griffin_lim"}`` on ``texts`` (default: the Harvard-style
-    sentences), silence trimmed as in :mod:`lab.zoo.tts_data`."""
-    import librosa
-
+    sentences)."""
     from lab.models import load_cached
-    from lab.tts.intelligibility import check
-    from lab.tts.vocoder import griffin_lim
 
-    from . import tts_data
     from .sentences import HARVARD
 
     texts = texts or [t[0].upper() + t[1:] + "." for t in HARVARD]
     whisper = load_cached(None, family="whisper")
-    out = []
-    for engine, voice, speed, pitch in which or VOICES:
-        raw, gl = _Rates(), _Rates()
-        for t in texts:
-            s = data.ClipSpec(t, engine, voice, speed, pitch, 1.0, 0, float("inf"), "white", 0.7, 0.0, 0.0)
-            x, _ = librosa.effects.trim(data.synthesize(s), top_db=tts_data.TRIM_DB, frame_length=512,
-                                        hop_length=128)
-            raw.add(check(x, data.SAMPLE_RATE, t, whisper), t)
-            gl.add(check(np.asarray(griffin_lim(tts_data.mel(x))), data.SAMPLE_RATE, t, whisper), t)
-        out.append({"engine": engine, "voice": voice, "wer_raw": raw.wer(), "wer_griffin_lim": gl.wer()})
-    return out
+    return [{"engine": v[0], "voice": v[1],
+             "wer_raw": voice_wer(texts, v, griffin_lim=False, whisper=whisper),
+             "wer_griffin_lim": voice_wer(texts, v, whisper=whisper)} for v in which or VOICES]
 
 
 if __name__ == "__main__":

@@ -151,16 +151,10 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
         metrics[name]["examples"] = ev["items"][:4]
         log(f"{name}: WER {ev['wer']}, within 15% {ev['within_15pct']}, diag {ev['diagonality_best_head']}")
     # the ceiling: the training voice's own audio, through the same mel + Griffin-Lim + Whisper
-    from lab.tts.intelligibility import check
-    from lab.tts.vocoder import griffin_lim
+    from .ceilings import voice_wer
 
     for name in ("harvard", "simple"):
-        errs = words = 0
-        for t in tests[name]:
-            r = check(griffin_lim(tts_data.mel(tts_data.speak(t))), 16000, t, whisper)
-            errs += r["substitutions"] + r["deletions"] + r["insertions"]
-            words += r["hits"] + r["substitutions"] + r["deletions"]
-        metrics[name]["voice_griffin_lim_wer"] = round(errs / max(words, 1), 4)
+        metrics[name]["voice_griffin_lim_wer"] = voice_wer(tests[name], whisper=whisper)
     log(f"evaluation {time.time() - t0:.0f}s")
     summary_metrics = {"unseen_wer_harvard": metrics["harvard"]["wer"],
                        "unseen_wer_simple": metrics["simple"]["wer"],

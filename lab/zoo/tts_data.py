@@ -38,11 +38,13 @@ def text(split: str, index: int, seed: int = 0) -> str:
     return written(t, rng, question=index % 2 == 0)
 
 
-def speak(txt: str) -> np.ndarray:
-    """The voice's 16 kHz float32 waveform of ``txt``, silence trimmed."""
+def speak(txt: str, voice: tuple[str, str, int, int] | None = None) -> np.ndarray:
+    """16 kHz float32 waveform of ``txt``, silence trimmed, in ``voice`` = ``(engine, voice, speed,
+    pitch)`` (default: the training voice)."""
     import librosa
 
-    s = data.ClipSpec(txt, ENGINE, VOICE, SPEED, PITCH, 1.0, 0, float("inf"), "white", 0.7, 0.0, 0.0)
+    engine, name, speed, pitch = voice or (ENGINE, VOICE, SPEED, PITCH)
+    s = data.ClipSpec(txt, engine, name, speed, pitch, 1.0, 0, float("inf"), "white", 0.7, 0.0, 0.0)
     x = data.synthesize(s)
     x, _ = librosa.effects.trim(x, top_db=TRIM_DB, frame_length=512, hop_length=128)
     return x
