@@ -24,7 +24,7 @@ def write(model_id: str, title: str, body: str, metrics: dict | None = None,
           out: Path | str | None = None, data: str = DATA) -> Path:
     d = Path(out) if out is not None else ZOO / model_id
     metrics = metrics if metrics is not None else json.loads((d / "metrics.json").read_text())
-    keys = [k for k in metrics if k not in ("history", "examples", "eval")]
+    keys = [k for k in metrics if k not in ("history", "examples", "eval", "lm")]
     rows = "\n".join(f"| {k} | {metrics[k]} |" for k in keys)
     hist = "\n".join(f"- {json.dumps(h)}" for h in metrics.get("history", []))
     ex = "\n".join(f"- `{e['ref']}` -> `{e['hyp']}` ({e.get('voice', '')})"
@@ -48,7 +48,7 @@ Timings are wall-clock seconds on the lab's 2-core CPU box with `torch.set_num_t
 
 ### During training
 {hist or '-'}
-
+{lm_section(metrics.get("lm"))}
 ### Examples (held-out voices and sentences)
 {ex or '-'}
 """
@@ -56,14 +56,34 @@ Timings are wall-clock seconds on the lab's 2-core CPU box with `torch.set_num_t
     return d / "README.md"
 
 
-if __name__ == "__main__":
+def lm_section(lm: dict | None) -> str:
+    """The card's greedy vs beam vs beam + LM table (``metrics["lm"]`` from :mod:`lab.zoo.lm_eval`)."""
+    if not lm:
+        return ""
+    s = lm["settings"]
+    return f"""
+### Decoding with an external LM (`python -m lab.zoo.lm_eval --write`)
+The same log-probs on {lm['clips']} held-out clips, three decoders:
+
+| decoder | held-out CER |
+| --- | --- |
+| greedy (the `heldout_cer` above) | {lm['greedy']['cer']} |
+| beam search (width {s['beam_width']}), no LM | {lm['beam']['cer']} |
+| beam search + word {s['lm_order']}-gram (KenLM) on the {s['lm_sentences']} training texts, alpha {s['alpha']}, beta {s['beta']} | {lm['beam_lm']['cer']} |
+
+The held-out sentences are new random draws from the training vocabulary ({s['lm_words']} words),
+so the LM knows which words exist and how often they are drawn, not phrases.
+"""
+
+
+def rewrite(model_id: str) -> Path:
+    """Re-render ``lab/zoo/<id>/README.md`` from the recipe's card text and its ``metrics.json``."""
     import importlib
 
     from .train import RECIPES
 
-    mid = sys.argv[1]
-    mod = importlib.import_module(RECIPES[mid])
-    print(write(mid, mod.CARD_TITLE, mod.CARD_BODY, data=getattr(mod, "CARD_DATA", DATA)))
+    mod = importlib.import_module(RECIPES[model_id])
+    return write(model_id, mod.CARD_TITLE, mod.CARD_BODY, data=getattr(mod, "CARD_DATA", DATA))
 
 
 def finish(model_id: str, loaded, outp: Path, metrics: dict, *, init: str, steps: int,
@@ -83,3 +103,7 @@ def finish(model_id: str, loaded, outp: Path, metrics: dict, *, init: str, steps
     (outp / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n")
     write(model_id, title, body, summary, outp, data=data)
     return summary
+
+
+if __name__ == "__main__":
+    print(rewrite(sys.argv[1]))
