@@ -67,7 +67,7 @@ The same log-probs on {lm['clips']} held-out clips, three decoders:
 
 | decoder | held-out CER |
 | --- | --- |
-| greedy (the `heldout_cer` above) | {lm['greedy']['cer']} |
+| greedy (argmax per frame; `heldout_cer` above is the same, measured by the recipe) | {lm['greedy']['cer']} |
 | beam search (width {s['beam_width']}), no LM | {lm['beam']['cer']} |
 | beam search + word {s['lm_order']}-gram (KenLM) on the {s['lm_sentences']} training texts, alpha {s['alpha']}, beta {s['beta']} | {lm['beam_lm']['cer']} |
 

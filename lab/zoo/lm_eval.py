@@ -84,14 +84,17 @@ def evaluate(model_id: str, n_clips: int = 300, seed: int = 0) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lab.zoo.lm_eval", description=__doc__.splitlines()[0])
-    p.add_argument("models", nargs="*", default=list(CTC_MODELS), choices=list(CTC_MODELS))
+    p.add_argument("models", nargs="*", help=f"any of {', '.join(CTC_MODELS)} (default: both)")
     p.add_argument("--clips", type=int, default=300)
     p.add_argument("--write", action="store_true", help="store the result in the model's metrics.json")
     args = p.parse_args(argv)
+    unknown = [m for m in args.models if m not in CTC_MODELS]
+    if unknown:
+        p.error(f"unknown model(s) {unknown}; choose from {list(CTC_MODELS)}")
     from .build import ZOO
     from .cards import rewrite
 
-    for m in args.models:
+    for m in args.models or CTC_MODELS:
         res = evaluate(m, args.clips)
         print(m, {k: res[k]["cer"] for k in ("greedy", "beam", "beam_lm")}, flush=True)
         if args.write:

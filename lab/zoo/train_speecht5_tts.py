@@ -202,11 +202,12 @@ Griffin-Lim -- above the 0.30 goal before any model is involved (`en-us+m3` 0.33
 Harvard / 0.79 grammar, durations within 15 % for 80 % / 100 %, diagonality 0.968: the voice
 change did not change what the model learns in 45 CPU minutes, only the ceiling.
 
-Phonemes instead of letters do not unlock it either. The same recipe for 2000 steps (1 thread) on
-flite `awb`'s own phone sequence (`flite -ps`, one ASCII letter per ARPAbet phone, pauses as `,`)
-instead of the spelled text: loss 0.637 vs 0.652 with letters, Whisper WER 0.97 vs 0.99 on the
-Harvard-style sentences and 0.94 vs 0.94 on the grammar sentences. Spelling is not what the small
-model fails to learn, so the recipe keeps the plain character input the lab's TTS tab shows.
+Phonemes instead of letters showed no clear gain early on
+(`scripts/tts_phoneme_experiment.py`): the same recipe for 2000 steps (1 thread) on flite `awb`'s
+own phone sequence (`flite -ps`, one ASCII letter per ARPAbet phone, pauses as `,`) instead of the
+spelled text reached loss 0.637 vs 0.652 with letters, Whisper WER 0.97 vs 0.99 on the
+Harvard-style sentences and 0.94 vs 0.94 on the grammar sentences -- both still near 1 at that
+point, so this rules out only a large early gain.
 
 ## Use
 ```python
