@@ -217,10 +217,21 @@ def _load_ctc(path: str, attn: str, **kw):
     return _load_auto("AutoModelForCTC", "AutoProcessor")(path, attn, **kw)
 
 
+def _load_tts(path: str, attn: str, **kw):
+    """SpeechT5 TTS + processor; a ``text_frontend.json`` in the directory (a model that reads
+    phones, :mod:`lab.tts.phones`) becomes ``processor.text_frontend``."""
+    from lab.tts.phones import load_frontend
+
+    model, processor = _load_auto("SpeechT5ForTextToSpeech", "SpeechT5Processor")(path, attn, **kw)
+    if processor is not None and Path(path).is_dir():
+        processor.text_frontend = load_frontend(path)
+    return model, processor
+
+
 FAMILY_LOADERS: dict[str, Callable[..., tuple[Any, Any]]] = {
     "whisper": _load_whisper,
     "ctc": _load_ctc,
-    "tts": _load_auto("SpeechT5ForTextToSpeech", "SpeechT5Processor"),
+    "tts": _load_tts,
     "vocoder": _load_auto("SpeechT5HifiGan", ""),
     "classify": _load_classify,
 }

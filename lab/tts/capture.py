@@ -47,6 +47,7 @@ from lab.trace import CapturePolicy, Trace
 from . import loop
 from .alignment import head_diagonality
 from .speaker import load_speaker
+from .phones import readable
 from .text import TextCheck, prepare_text
 from .tiny import TINY_ID, tiny_tts_dir
 from .vocoder import GRIFFIN_LIM, HIFIGAN, MelParams, griffin_lim, vocode
@@ -189,9 +190,11 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = 0
                policy=policy or CapturePolicy())
     tr.time_bases = {"sample": float(params.sample_rate), "mel_frame": params.frames_per_second,
                      "step": params.frames_per_second / r}
-    tr.tokens = list(check.tokens)
+    tr.tokens = list(check.tokens) if not check.phones else readable(check.tokens)
+    front = getattr(proc, "text_frontend", None)
     tr.meta = {
         "text": text, "spoken_text": check.cleaned, "text_problems": check.problems,
+        "phones": check.phones, "text_frontend": front.describe() if front else None,
         "unknown_chars": check.unknown, "replaced_chars": [list(x) for x in check.replaced],
         "n_tokens": check.n_tokens, "max_text_positions": cfg.max_text_positions,
         "max_speech_positions": cfg.max_speech_positions, "reduction_factor": r,

@@ -32,6 +32,8 @@ class TextCheck:
 
     ``cleaned``: the text that would be spoken (whitespace collapsed, typographic characters
     replaced, unknown characters removed); ``token_ids`` / ``tokens``: its tokens (with ``</s>``);
+    ``phones``: for a model with a phone front end (:mod:`lab.tts.phones`), the phone string the
+    tokens spell (one letter per phone), else "";
     ``unknown``: ``{"char", "codepoint", "name", "count"}`` per character the vocabulary lacks;
     ``replaced``: ``(original, replacement, count)``; ``sentences``: the split used when the text
     is longer than ``max_tokens`` (else ``[cleaned]``); ``problems``: human-readable lines.
@@ -42,6 +44,7 @@ class TextCheck:
     token_ids: list[int]
     tokens: list[str]
     max_tokens: int
+    phones: str = ""
     unknown: list[dict] = field(default_factory=list)
     replaced: list[tuple[str, str, int]] = field(default_factory=list)
     sentences: list[str] = field(default_factory=list)
@@ -69,6 +72,11 @@ def _tokenizer(processor_or_tokenizer):
 
 def _encode(tok, text: str) -> list[int]:
     return list(tok(text=text)["input_ids"])
+
+
+def _frontend(processor):
+    """The processor's text front end (a callable text -> what the tokenizer reads), or None."""
+    return getattr(processor, "text_frontend", None)
 
 
 def _known(tok, ch: str, cache: dict) -> bool:
@@ -122,13 +130,17 @@ def check_text(text: str, processor, max_tokens: int) -> TextCheck:
             f"{sum(u['count'] for u in unknown)} character(s) are not in the model's "
             f"vocabulary{hint}: {listing}{more}. They would be dropped, leaving "
             + (f"{cleaned!r}." if cleaned else "nothing to speak."))
-    ids = _encode(tok, cleaned) if cleaned else []
+    front = _frontend(processor)
+    spoken = front(cleaned) if front and cleaned else cleaned
+    if cleaned and not spoken:
+        problems.append(f"{cleaned!r} has nothing to pronounce (no phones): type words to speak")
+    ids = _encode(tok, spoken) if spoken else []
     tokens = tok.convert_ids_to_tokens(ids) if ids else []
     check = TextCheck(text=text, cleaned=cleaned, token_ids=ids, tokens=tokens,
-                      max_tokens=max_tokens, unknown=unknown, replaced=replaced,
-                      problems=problems)
+                      max_tokens=max_tokens, phones=spoken if front else "", unknown=unknown,
+                      replaced=replaced, problems=problems)
     if cleaned and check.too_long:
-        fits = lambda t: len(_encode(tok, t)) <= max_tokens  # noqa: E731
+        fits = lambda t: len(_encode(tok, front(t) if front else t)) <= max_tokens  # noqa: E731
         check.sentences = split_sentences(cleaned, fits)
         problems.append(
             f"text is {check.n_tokens} tokens, the model takes at most {max_tokens} "
@@ -147,7 +159,7 @@ def prepare_text(text: str, processor, max_tokens: int, *, drop_unknown: bool = 
     removed). Over-long text raises unless ``allow_split`` (then ``sentences`` holds the pieces).
     """
     check = check_text(text, processor, max_tokens)
-    if not check.cleaned:
+    if not check.cleaned or not check.token_ids:
         raise LabError(check.message() if check.problems else "text is empty: type a sentence to speak")
     if check.unknown and not drop_unknown:
         raise LabError(check.problems[0] + " Remove them, or allow dropping them "

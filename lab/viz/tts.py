@@ -347,15 +347,20 @@ def waveform_figure(trace, name: str = "tts.waveform", max_points: int = 4000) -
 
 # -- text ----------------------------------------------------------------------------------
 def tokens_html(trace) -> str:
-    """The character tokens as chips with their ids (what the encoder reads)."""
+    """The tokens as chips with their ids (what the encoder reads): characters, or for a model
+    with a phone front end one ARPAbet phone per chip."""
     ids = trace["input.token_ids"].tolist() if "input.token_ids" in trace else [None] * len(trace.tokens)
+    front = trace.meta.get("text_frontend")
+    head = (f"<div style='color:#555'>This model reads <b>phones</b>, not letters: "
+            f"{html.escape(front)}; each chip is one phone (<code>pau</code> = a pause).</div>"
+            if front else "")
     chips = "".join(
         f"<span style='display:inline-block;margin:2px;padding:2px 5px;border:1px solid #bbb;"
         f"border-radius:4px;font-family:monospace'>{html.escape(token_label(t))}"
         f"<sub style='color:#888'>{i}</sub></span>" for t, i in zip(trace.tokens, ids))
     notes = "".join(f"<div style='color:#b35c00'>{html.escape(p)}</div>"
                     for p in trace.meta.get("text_problems", []))
-    return f"<div>{chips}</div>{notes}"
+    return f"{head}<div>{chips}</div>{notes}"
 
 
 def steps_rows(trace) -> list[list]:

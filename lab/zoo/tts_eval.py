@@ -22,7 +22,10 @@ def synthesize(model, processor, speaker: torch.Tensor, text: str, seed: int = 0
     from lab.tts import loop
     from lab.tts.vocoder import MelParams, griffin_lim
 
-    ids = torch.tensor([processor.tokenizer(text).input_ids])
+    from lab.tts.text import prepare_text
+
+    # the lab's own text path: phones for a model with a phone front end, else characters
+    ids = torch.tensor([prepare_text(text, processor, model.config.max_text_positions).token_ids])
     with torch.no_grad():
         res = loop.run(model, ids, speaker, loop.LoopSettings(threshold=0.5, seed=seed))
     return res, griffin_lim(res.mel_post.numpy(), MelParams.from_processor(processor))

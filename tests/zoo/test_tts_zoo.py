@@ -1,7 +1,7 @@
 """The shipped ``tiny-speecht5-tts-en``: loads offline by id; on the committed Harvard-style test
 sentences (never in its training texts) the stop token ends generation near the duration of the
 training voice's own rendering (flite ``awb``) and the cross-attention is a diagonal (the issue's
-goals, met). Intelligibility is below the goal (Whisper WER 0.91 measured here, goal 0.30; see the
+goals, met). Intelligibility is below the goal (Whisper WER 0.53 measured here, goal 0.30; see the
 model card): that test guards the measured level."""
 import json
 from pathlib import Path
@@ -33,13 +33,15 @@ def test_loads_offline_as_tts(scored):
     L, _ = scored
     assert L.family == "tts" and L.weights_source.startswith("zoo:")
     assert type(L.model).__name__ == "SpeechT5ForTextToSpeech"
+    assert L.processor.text_frontend.voice == "awb"  # it reads flite awb's phones (lab.tts.phones)
 
 
 @pytest.mark.real
 def test_whisper_intelligibility_guard(scored):
     _, ev = scored
-    # measured 0.91 (the goal 0.30 is NOT met: model card); an untrained model scores >= 1
-    assert ev["wer"] <= 0.97, [(i["text"], i["heard"]) for i in ev["items"]]
+    # measured 0.53 (0.47 on the card's 20 Harvard-style sentences; the goal 0.30 is NOT met: model
+    # card); the letter-reading model before it scored 0.91, an untrained model >= 1
+    assert ev["wer"] <= 0.60, [(i["text"], i["heard"]) for i in ev["items"]]
 
 
 @pytest.mark.real
@@ -47,9 +49,9 @@ def test_stop_token_ends_near_reference_duration(scored):
     _, ev = scored
     assert all(i["stop_reason"] == "threshold" for i in ev["items"])
     ratios = np.array([i["duration_ratio"] for i in ev["items"]])
-    # the issue's goal: within 15 % of the voice's own duration -- measured for all 10 sentences
-    # (largest deviation 14.1 %; 90 % of the 20 in the card); the untrained model runs to the
-    # length limit instead
+    # the issue's goal: within 15 % of the voice's own duration -- measured for 9 of these 10
+    # sentences (largest deviation 17.3 %; 95 % of the 20 in the card); the untrained model runs
+    # to the length limit instead
     assert np.mean(np.abs(ratios - 1) <= 0.15) >= 0.8, ratios
     assert np.all(np.abs(ratios - 1) <= 0.25), ratios
 
