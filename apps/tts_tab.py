@@ -367,7 +367,7 @@ def build() -> None:
     growth_plot = gr.Plot(label="The spectrogram growing step by step (drag the slider)",
                           elem_id="tts-growth-plot")
     stop_plot = gr.Plot(label="Stop probability, threshold and stopping step", elem_id="tts-stop-plot")
-    with gr.Accordion("Alignment: which character is being spoken", open=True):
+    with gr.Accordion("Alignment: which token (character or phone) is being spoken", open=True):
         with gr.Row():
             align_layer = gr.Dropdown(["all"], value="all", label="Decoder layer")
             align_head = gr.Dropdown(["all"], value="all", label="Head")
@@ -378,7 +378,7 @@ def build() -> None:
         postnet_plot = gr.Plot(elem_id="tts-postnet-plot")
     with gr.Accordion("Text encoder", open=False):
         enc_layer = gr.Slider(0, 1, value=0, step=1, label="Encoder layer")
-        enc_plot = gr.Plot(label="Encoder self-attention over the characters")
+        enc_plot = gr.Plot(label="Encoder self-attention over the tokens")
     with gr.Accordion("Every decoder step", open=False):
         steps_table = gr.Dataframe(headers=["step", "seconds", "stop prob", "decision", "reads"],
                                    interactive=False)
