@@ -48,7 +48,7 @@ from . import loop
 from .alignment import head_diagonality
 from .speaker import load_speaker
 from .phones import readable
-from .text import TextCheck, prepare_text
+from .text import TextCheck, frontend_of, prepare_text
 from .tiny import TINY_ID, tiny_tts_dir
 from .vocoder import GRIFFIN_LIM, HIFIGAN, MelParams, griffin_lim, vocode
 
@@ -191,7 +191,7 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = 0
     tr.time_bases = {"sample": float(params.sample_rate), "mel_frame": params.frames_per_second,
                      "step": params.frames_per_second / r}
     tr.tokens = list(check.tokens) if not check.phones else readable(check.tokens)
-    front = getattr(proc, "text_frontend", None)
+    front = frontend_of(proc)
     tr.meta = {
         "text": text, "spoken_text": check.cleaned, "text_problems": check.problems,
         "phones": check.phones, "text_frontend": front.describe() if front else None,

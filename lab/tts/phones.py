@@ -68,8 +68,9 @@ def phone_string(text: str, voice: str = "awb") -> str:
     return "".join("," if s == "pau" else PHONE_LETTERS[s] for s in seg) + (end if end in ".?!" else ".")
 
 
-def readable(letters: str) -> list[str]:
-    """The ARPAbet name of each letter of a phone string (``.``/``?``/``!`` kept), for display."""
+def readable(letters) -> list[str]:
+    """The ARPAbet name of each letter (or one-letter token) of a phone string; anything else
+    (``.``, ``?``, ``</s>``, the word-start mark) is kept as is. For display."""
     return [LETTER_PHONES.get(c, c) for c in letters]
 
 

@@ -74,7 +74,7 @@ def _encode(tok, text: str) -> list[int]:
     return list(tok(text=text)["input_ids"])
 
 
-def _frontend(processor):
+def frontend_of(processor):
     """The processor's text front end (a callable text -> what the tokenizer reads), or None."""
     return getattr(processor, "text_frontend", None)
 
@@ -130,7 +130,7 @@ def check_text(text: str, processor, max_tokens: int) -> TextCheck:
             f"{sum(u['count'] for u in unknown)} character(s) are not in the model's "
             f"vocabulary{hint}: {listing}{more}. They would be dropped, leaving "
             + (f"{cleaned!r}." if cleaned else "nothing to speak."))
-    front = _frontend(processor)
+    front = frontend_of(processor)
     spoken = front(cleaned) if front and cleaned else cleaned
     if cleaned and not spoken:
         problems.append(f"{cleaned!r} has nothing to pronounce (no phones): type words to speak")

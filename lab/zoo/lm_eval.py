@@ -5,7 +5,7 @@
 held-out split (voices and sentences never used in training), three ways on the same log-probs:
 
 - greedy: argmax per frame, merge repeats, drop blanks (what the cards' ``heldout_cer`` is);
-- beam: the lab's beam search (:func:`lab.ctc.lm.beam_decode`, width 32) without an LM;
+- beam: the lab's beam search (:func:`lab.ctc.lm.beam_decode`, its default width) without an LM;
 - beam + LM: the same search with a word bigram (KenLM ``lmplz``, modified Kneser-Ney) estimated
   on the recipe's own training texts (:func:`training_lm`), the lab's default weights
   (alpha 0.5, beta 1.0; not tuned on the held-out clips).
@@ -57,7 +57,7 @@ def log_probs(loaded, audio: list[np.ndarray]) -> list[torch.Tensor]:
 def score(lps: list[torch.Tensor], refs: list[str], vocab, lm) -> dict:
     """``{"greedy", "beam", "beam_lm"}``: each ``{"cer", "examples"}`` on the same log-probs."""
     from lab.ctc.collapse import collapse
-    from lab.ctc.lm import DEFAULT_ALPHA, DEFAULT_BETA, beam_decode
+    from lab.ctc.lm import DEFAULT_ALPHA, DEFAULT_BEAM, DEFAULT_BETA, beam_decode
 
     hyps = {"greedy": [collapse(lp.argmax(-1).tolist(), vocab).text for lp in lps],
             "beam": [beam_decode(lp, vocab)["text"] for lp in lps],
@@ -66,7 +66,7 @@ def score(lps: list[torch.Tensor], refs: list[str], vocab, lm) -> dict:
                "examples": [{"ref": r, "hyp": x} for r, x in list(zip(refs, h))[:3]]}
            for k, h in hyps.items()}
     out["settings"] = {"lm_order": lm.order, "lm_sentences": lm.sentences, "lm_words": len(lm.words),
-                       "alpha": DEFAULT_ALPHA, "beta": DEFAULT_BETA, "beam_width": 32}
+                       "alpha": DEFAULT_ALPHA, "beta": DEFAULT_BETA, "beam_width": DEFAULT_BEAM}
     return out
 
 
