@@ -4,7 +4,7 @@ transformers' ``generate_speech`` (``_generate_speech`` in ``modeling_speecht5.p
 the stop probabilities and the pre-post-net spectrogram. This module runs the same loop with the
 model's own modules, in the same order, and yields one :class:`Step` per decoder step:
 
-1. the text encoder runs once over the character tokens;
+1. the text encoder runs once over the text tokens (characters, or phones for a phone model);
 2. the decoder starts from one all-zero mel frame; at every step the speech *prenet* runs over the
    whole sequence of fed-back frames (with the speaker embedding concatenated and projected), the
    decoder layers run on its last position only (with a key/value cache), ``feat_out`` predicts
