@@ -87,6 +87,12 @@ class Frontend:
     def describe(self) -> str:
         return f"phones from flite voice {self.voice!r} (one letter per ARPAbet phone)"
 
+    def save(self, model_dir: str | Path) -> Path:
+        """Write ``text_frontend.json`` (read back by :func:`load_frontend`) into ``model_dir``."""
+        path = Path(model_dir) / FRONTEND_FILE
+        path.write_text(json.dumps({"kind": self.kind, "voice": self.voice}) + "\n")
+        return path
+
 
 def load_frontend(model_dir: str | Path | None) -> Frontend | None:
     """The :class:`Frontend` a model directory asks for in ``text_frontend.json``, or None."""

@@ -12,7 +12,6 @@ decoder loop + Griffin-Lim + Whisper tiny.en (:mod:`lab.zoo.tts_eval`) on texts 
 """
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ ID = "tiny-speecht5-tts-en"
 HIDDEN, LAYERS, HEADS, FFN, POSTNET = 160, 3, 4, 480, 128
 N_TRAIN, N_SIMPLE_TEST, N_SALAD_TEST = 5000, 20, 10
 STEPS, BATCH, LR, WARMUP = 6500, 24, 1e-3, 300
+MAX_TEXT_POSITIONS = 300
 PHONES = True  # read flite's phones of the text (lab.tts.phones), not its letters
 
 
@@ -39,7 +39,7 @@ def config(vocab_size: int, **overrides):
                encoder_ffn_dim=FFN, decoder_ffn_dim=FFN,
                speech_decoder_prenet_units=HIDDEN, speech_decoder_postnet_units=POSTNET,
                speech_decoder_postnet_layers=5, speech_decoder_postnet_kernel=5, num_mel_bins=80,
-               reduction_factor=2, speaker_embedding_dim=512, max_text_positions=300,
+               reduction_factor=2, speaker_embedding_dim=512, max_text_positions=MAX_TEXT_POSITIONS,
                max_speech_positions=1500, encoder_max_relative_position=16,
                encoder_layerdrop=0.0, decoder_layerdrop=0.0,  # layer drop can drop every cross-attention
                use_guided_attention_loss=True, guided_attention_loss_num_heads=2,
@@ -78,7 +78,8 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
 
     from lab.models import resolve
     from lab.tts.speaker import DEFAULT_SPEAKER, load_speaker
-    from lab.tts.phones import FRONTEND_FILE, Frontend
+    from lab.tts.phones import Frontend
+    from lab.tts.text import prepare_text
     from lab.tts.tiny import tiny_processor
 
     from . import cards, tts_eval
@@ -104,7 +105,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     front = Frontend("flite-phones", tts_data.VOICE) if PHONES else None
     proc.text_frontend = front
     t0 = time.time()
-    ids = [proc.tokenizer(front(t) if front else t).input_ids for t in texts]
+    ids = [prepare_text(t, proc, MAX_TEXT_POSITIONS).token_ids for t in texts]  # the lab's text path
     log(f"tokens: {'phones of flite ' + tts_data.VOICE if front else 'characters'} ({time.time() - t0:.0f}s)")
     pad_id = proc.tokenizer.pad_token_id
 
@@ -145,7 +146,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     save_fp16(model, proc, outp)
     shutil.copyfile(DEFAULT_SPEAKER, outp / "speaker.npy")
     if front:
-        (outp / FRONTEND_FILE).write_text(json.dumps({"kind": front.kind, "voice": front.voice}) + "\n")
+        front.save(outp)
     loaded = SpeechT5ForTextToSpeech.from_pretrained(outp, attn_implementation="eager").float().eval()
 
     whisper = resolve("whisper-tiny.en")  # eager attention: the trace keeps it

@@ -8,7 +8,7 @@ import pytest
 from lab.errors import LabError
 from lab.models import resolve
 from lab.tts import prepare_text, trace_tts
-from lab.tts.phones import FRONTEND_FILE, PHONE_LETTERS, load_frontend, phone_string, readable
+from lab.tts.phones import FRONTEND_FILE, PHONE_LETTERS, Frontend, load_frontend, phone_string, readable
 from lab.tts.tiny import build_tiny_tts
 
 
@@ -25,7 +25,7 @@ def test_phone_string_one_letter_per_phone():
 @pytest.fixture(scope="module")
 def phone_tts(tmp_path_factory):
     d = build_tiny_tts(tmp_path_factory.mktemp("tts_phones"))
-    (d / FRONTEND_FILE).write_text(json.dumps({"kind": "flite-phones", "voice": "awb"}))
+    Frontend("flite-phones", "awb").save(d)
     return resolve(str(d), family="tts")
 
 
