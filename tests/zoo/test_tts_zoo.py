@@ -1,8 +1,8 @@
 """The shipped ``tiny-speecht5-tts-en``: loads offline by id; on the committed Harvard-style test
 sentences (never in its training texts) the stop token ends generation near the duration of the
 training voice's own rendering (flite ``awb``) and the cross-attention is a diagonal (the issue's
-goals, met). Intelligibility is below the goal (Whisper WER 0.53 measured here, goal 0.30; see the
-model card): that test guards the measured level."""
+goals, met) and Whisper tiny.en understands it: WER <= 0.30 on these 20 sentences (the issue's goal;
+0.28 measured, the model card's Harvard-style figure)."""
 import json
 from pathlib import Path
 
@@ -37,11 +37,11 @@ def test_loads_offline_as_tts(scored):
 
 
 @pytest.mark.real
-def test_whisper_intelligibility_guard(scored):
+def test_whisper_understands_unseen_sentences(scored):
     _, ev = scored
-    # measured 0.53 (0.47 on the card's 20 Harvard-style sentences; the goal 0.30 is NOT met: model
-    # card); the letter-reading model before it scored 0.91, an untrained model >= 1
-    assert ev["wer"] <= 0.60, [(i["text"], i["heard"]) for i in ev["items"]]
+    # the issue's goal; measured 0.28 (the flite voice's own audio through the same Griffin-Lim path:
+    # 0.11); the model reading letters scored 0.91, an untrained model >= 1
+    assert ev["wer"] <= 0.30, [(i["text"], i["heard"]) for i in ev["items"]]
 
 
 @pytest.mark.real
@@ -49,11 +49,9 @@ def test_stop_token_ends_near_reference_duration(scored):
     _, ev = scored
     assert all(i["stop_reason"] == "threshold" for i in ev["items"])
     ratios = np.array([i["duration_ratio"] for i in ev["items"]])
-    # the issue's goal: within 15 % of the voice's own duration -- measured for 9 of these 10
-    # sentences (largest deviation 17.3 %; 95 % of the 20 in the card); the untrained model runs
-    # to the length limit instead
-    assert np.mean(np.abs(ratios - 1) <= 0.15) >= 0.8, ratios
-    assert np.all(np.abs(ratios - 1) <= 0.25), ratios
+    # the issue's goal: within 15 % of the voice's own duration -- measured for all 20 (largest
+    # deviation 13.9 %); the untrained model runs to the length limit instead
+    assert np.all(np.abs(ratios - 1) <= 0.15), ratios
 
 
 @pytest.mark.real
