@@ -275,10 +275,11 @@ at hidden 128 for 3600 steps (espeak-ng) learned the diagonal and the stop token
 understood almost nothing (WER 0.97): too little capacity and too few steps, hence this wider,
 longer run.
 
-Time, measured by the run that made this model (2 threads, empty data cache, nothing else running):
-synthesis of the 8000 clips 299 s, their phones 223 s, training 2148 s (0.226 s/step), evaluation
-59 s: 2730 s in all (`total_seconds`). The recipe now phonemizes on 2 threads (same ids, checked on
-1500 texts): 115 s for the 8000 texts, so a rerun takes about 2620 s, 44 minutes.
+Time, measured by the committed recipe (2 threads, empty data cache, nothing else running):
+synthesis of the 8000 clips 298 s, their phones 115 s (2 threads), training 2164 s (0.228
+s/step), evaluation 59 s: 2638 s, 44 minutes, in all (`total_seconds`). The run gives
+bit-identical weights each time: a first run that phonemized on one thread (223 s, 2730 s in all)
+wrote the same `model.safetensors` byte for byte.
 
 ## Evaluation
 Texts it never saw: 20 Harvard-style sentences (`sentences.HARVARD`, never produced by the
