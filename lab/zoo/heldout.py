@@ -123,8 +123,8 @@ def write_sound_examples(out: Path = ROOT / "assets" / "clips" / "scenes", seed:
 
 def write_tts(out: Path = HELDOUT / "tiny-speecht5-tts-en", n: int = 20, seed: int = 0) -> Path:
     """``sentences.json``: ``n`` Harvard-style test sentences of ``tiny-speecht5-tts-en`` (all 20:
-    the card's set; never in its training texts) with the duration of the training voice's own rendering (flite ``awb``,
-    silence trimmed: :mod:`lab.zoo.tts_data`), the reference for the stop token."""
+    the card's set; never in its training texts) with the duration of the training voice's own
+    rendering (flite ``awb``, silence trimmed: :mod:`lab.zoo.tts_data`), the stop token's reference."""
     from . import tts_data
     from .train_speecht5_tts import test_texts
 
