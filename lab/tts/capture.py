@@ -24,7 +24,8 @@ name                                   axes                                     
 =====================================  ================================================  =========
 
 ``time_bases``: ``sample`` (16000), ``mel_frame`` (sample rate / hop = 62.5), ``step``
-(mel_frame / reduction_factor = 31.25). ``trace.tokens``: the text tokens (characters; for a phone model, :mod:`lab.tts.phones`, the ARPAbet phone names, with ``meta["phones"]``). ``trace.steps``:
+(mel_frame / reduction_factor = 31.25). ``trace.tokens``: the text tokens (characters; for a phone
+model, :mod:`lab.tts.phones`, the ARPAbet phone names, with ``meta["phones"]``). ``trace.steps``:
 one dict per decoder step (see :func:`_step_dict`). ``trace.meta``: text, settings, ``stop_reason``
 (``threshold`` | ``max_length`` | ``max_positions``), ``stop_step`` (0-based index of the step
 where the rule fired), ``n_steps``, ``n_frames``, ``minlen`` / ``maxlen`` (steps), ``seed``,

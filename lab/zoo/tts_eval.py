@@ -20,9 +20,8 @@ DURATION_TOLERANCE = 0.15
 def synthesize(model, processor, speaker: torch.Tensor, text: str, seed: int = 0):
     """(LoopResult, waveform float32 at 16 kHz) for ``text``."""
     from lab.tts import loop
-    from lab.tts.vocoder import MelParams, griffin_lim
-
     from lab.tts.text import prepare_text
+    from lab.tts.vocoder import MelParams, griffin_lim
 
     # the lab's own text path: phones for a model with a phone front end, else characters
     ids = torch.tensor([prepare_text(text, processor, model.config.max_text_positions).token_ids])
