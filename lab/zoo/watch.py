@@ -3,6 +3,7 @@ live training run. Computes only (drawing is ``lab.viz.zoo``).
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +29,21 @@ class Snapshot:
 
 
 def checkpoint_dirs(model_dir: Path | None = None) -> list[Path]:
+    """The shipped training states, oldest first: ``checkpoints/step-NNNNN/`` (intermediate), then
+    the model directory itself (the final state, not stored twice)."""
     from ..models import ZOO_DIR
 
-    d = (model_dir or ZOO_DIR / CTC_ID) / "checkpoints"
-    return sorted(p for p in d.iterdir() if (p / "config.json").is_file()) if d.is_dir() else []
+    md = model_dir or ZOO_DIR / CTC_ID
+    d = md / "checkpoints"
+    out = sorted(p for p in d.iterdir() if (p / "config.json").is_file()) if d.is_dir() else []
+    return out + ([md] if (md / "config.json").is_file() else [])
+
+
+def checkpoint_step(d: Path) -> int:
+    """Training step of a :func:`checkpoint_dirs` entry (the final model's from its metrics.json)."""
+    if d.name.startswith("step-"):
+        return int(d.name.split("-")[1])
+    return int(json.loads((d / "metrics.json").read_text())["steps"])
 
 
 def snapshot(model, samples: np.ndarray, step: int) -> Snapshot:
@@ -52,7 +64,7 @@ def checkpoint_snapshots(samples: np.ndarray, model_dir: Path | None = None) -> 
 
     out = []
     for d in checkpoint_dirs(model_dir):
-        out.append(snapshot(resolve(str(d), attention=False).model, samples, int(d.name.split("-")[1])))
+        out.append(snapshot(resolve(str(d), attention=False).model, samples, checkpoint_step(d)))
     return out
 
 

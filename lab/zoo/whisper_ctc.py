@@ -13,6 +13,9 @@ are sliced, no 30 s padding is needed (the processor pads to the longest clip on
 - ``encoder.layer_norm`` -- Whisper's final encoder norm
 - ``layer_weights`` (with ``use_weighted_layer_sum``): softmax mix of embeddings + encoder layers
 - ``head.proj`` (d_model -> head_dim), ``head.layers.N.self_attn`` (N < head_layers), ``head.layer_norm``
+- ``head.layers.N.conv_*`` (with ``head_conv_kernel`` > 0): a Conformer-style convolution module at the
+  start of each head layer (pointwise + GLU, depthwise conv over ``head_conv_kernel`` frames, SiLU,
+  pointwise): ordered local context, which the head's self-attention (no position embeddings) lacks
 - ``lm_head`` (head_dim -> vocab): the CTC logits; id ``pad_token_id`` (0, ``<pad>``) is the blank
 
 ``hidden_states`` (when asked): encoder embeddings, the output of each encoder layer (the last one
@@ -39,7 +42,7 @@ class WhisperCTCConfig(WhisperConfig):
     model_type = "whisper_ctc"
 
     def __init__(self, head_layers: int = 2, head_dim: int = 256, head_heads: int = 4,
-                 head_ffn_dim: int = 1024, ctc_loss_reduction: str = "mean",
+                 head_ffn_dim: int = 1024, head_conv_kernel: int = 0, ctc_loss_reduction: str = "mean",
                  ctc_zero_infinity: bool = True, **kwargs):
         kwargs.setdefault("is_encoder_decoder", False)
         kwargs.setdefault("vocab_size", 32)
@@ -54,6 +57,7 @@ class WhisperCTCConfig(WhisperConfig):
         self.head_dim = head_dim
         self.head_heads = head_heads
         self.head_ffn_dim = head_ffn_dim
+        self.head_conv_kernel = head_conv_kernel
         self.ctc_loss_reduction = ctc_loss_reduction
         self.ctc_zero_infinity = ctc_zero_infinity
         # frame geometry for lab/ctc/frames.py (Whisper's two convs over mel frames: 100/s -> 50/s)
@@ -82,8 +86,27 @@ class CTCHeadLayer(nn.Module):
         self.final_layer_norm = nn.LayerNorm(d)
         self.act = ACT2FN[config.activation_function]
         self.dropout = config.dropout
+        k = config.head_conv_kernel
+        if k:
+            if k % 2 == 0:
+                raise ValueError(f"head_conv_kernel must be odd (centred), got {k}")
+            self.conv_layer_norm = nn.LayerNorm(d)
+            self.conv_pointwise1 = nn.Linear(d, 2 * d)
+            self.conv_depthwise = nn.Conv1d(d, d, k, padding=k // 2, groups=d)
+            self.conv_pointwise2 = nn.Linear(d, d)
+        self.has_conv = bool(k)
 
-    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None,
+                frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (batch, frame, head_dim); attention_mask additive (batch, 1, 1, key_frame);
+        frame_mask (batch, frame) 1 = real frame (padding is zeroed before the depthwise conv)."""
+        if self.has_conv:
+            h = nn.functional.glu(self.conv_pointwise1(self.conv_layer_norm(x)), dim=-1)
+            if frame_mask is not None:
+                h = h * frame_mask[..., None].to(h.dtype)
+            h = self.conv_depthwise(h.transpose(1, 2)).transpose(1, 2)
+            x = x + nn.functional.dropout(self.conv_pointwise2(nn.functional.silu(h)), self.dropout,
+                                          self.training)
         h, _ = self.self_attn(hidden_states=self.self_attn_layer_norm(x), attention_mask=attention_mask)
         x = x + nn.functional.dropout(h, self.dropout, self.training)
         h = self.fc2(self.act(self.fc1(self.final_layer_norm(x))))
@@ -186,7 +209,7 @@ class WhisperCTCForCTC(PreTrainedModel):
         if states is not None:
             states.append(x)
         for layer in self.head.layers:
-            x = layer(x, mask)
+            x = layer(x, mask, frame_mask)
             if states is not None:
                 states.append(x)
         return self.lm_head(self.head.layer_norm(x))

@@ -6,17 +6,18 @@ from lab.audio import load_audio
 from lab.zoo.common import cer
 
 
-def _tiny():
+def _tiny(conv: int = 0):
     from lab.zoo.whisper_ctc import WhisperCTCConfig, WhisperCTCForCTC
 
     cfg = WhisperCTCConfig(d_model=64, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=128,
-                           head_dim=32, head_heads=2, head_ffn_dim=64, head_layers=2)
+                           head_dim=32, head_heads=2, head_ffn_dim=64, head_layers=2, head_conv_kernel=conv)
     cfg._attn_implementation = "eager"
     return WhisperCTCForCTC(cfg).eval()
 
 
-def test_tiny_forward_shapes_attentions_and_loss():
-    m = _tiny()
+@pytest.mark.parametrize("conv", [0, 5])
+def test_tiny_forward_shapes_attentions_and_loss(conv):
+    m = _tiny(conv)
     x = torch.randn(2, 80, 301)
     o = m(x, labels=torch.tensor([[5, 6, 7], [5, -100, -100]]), output_attentions=True,
           output_hidden_states=True)
@@ -27,8 +28,10 @@ def test_tiny_forward_shapes_attentions_and_loss():
     assert torch.isfinite(o.loss)
 
 
-def test_tiny_batch_padding_matches_single():
-    m = _tiny()
+@pytest.mark.parametrize("conv", [0, 5])
+def test_tiny_batch_padding_matches_single(conv):
+    # with conv > 0 this also checks that padded frames are zeroed before the depthwise conv
+    m = _tiny(conv)
     a, b = torch.randn(1, 80, 200), torch.randn(1, 80, 120)
     pad = torch.cat([a, torch.nn.functional.pad(b, (0, 80))])
     mask = torch.zeros(2, 200, dtype=torch.long)
@@ -42,13 +45,18 @@ def test_tiny_batch_padding_matches_single():
     assert torch.allclose(both[1, :60], single[0], atol=1e-5)
 
 
+def test_conv_kernel_must_be_odd():
+    with pytest.raises(ValueError, match="odd"):
+        _tiny(4)
+
+
 def test_tiny_save_load_roundtrip_through_resolver(tmp_path):
     from lab.models import resolve
     from lab.zoo.common import tokenizer
     from lab.zoo.whisper_ctc import WhisperCTCFeatureExtractor
     from transformers import Wav2Vec2Processor
 
-    m = _tiny()
+    m = _tiny(5)  # the shipped head's layout: config.head_conv_kernel survives the round trip
     m.save_pretrained(tmp_path)
     Wav2Vec2Processor(feature_extractor=WhisperCTCFeatureExtractor(), tokenizer=tokenizer()).save_pretrained(tmp_path)
     L = resolve(str(tmp_path))
@@ -75,9 +83,9 @@ def test_whisper_ctc_heldout_cer(heldout_speech):
             refs.append(text)
             blank += int((ids == 0).sum())
             frames += ids.numel()
-    # measured 0.25 here (0.21 on 300 held-out clips); the goal (0.08) is not reached yet
-    # (model card)
-    assert cer(refs, hyps) <= 0.35, list(zip(refs, hyps))
+    # measured 0.227 on these 20 short clips (0.16 on 300 held-out clips; the head before its
+    # convolution modules: 0.247 / 0.21); the goal (0.08) is not reached yet (model card)
+    assert cer(refs, hyps) <= 0.27, list(zip(refs, hyps))
     assert blank / frames > 0.5  # peaky CTC: most frames are blank
 
 
