@@ -94,13 +94,14 @@ class CTCHeadLayer(nn.Module):
             self.conv_pointwise1 = nn.Linear(d, 2 * d)
             self.conv_depthwise = nn.Conv1d(d, d, k, padding=k // 2, groups=d)
             self.conv_pointwise2 = nn.Linear(d, d)
-        self.has_conv = bool(k)
+        else:
+            self.conv_depthwise = None
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor | None,
                 frame_mask: torch.Tensor | None = None) -> torch.Tensor:
         """x (batch, frame, head_dim); attention_mask additive (batch, 1, 1, key_frame);
         frame_mask (batch, frame) 1 = real frame (padding is zeroed before the depthwise conv)."""
-        if self.has_conv:
+        if self.conv_depthwise is not None:
             h = nn.functional.glu(self.conv_pointwise1(self.conv_layer_norm(x)), dim=-1)
             if frame_mask is not None:
                 h = h * frame_mask[..., None].to(h.dtype)
