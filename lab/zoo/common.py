@@ -82,3 +82,24 @@ def shuffled_batches(n: int, batch: int, steps: int, rng: np.random.Generator):
             pos = 0
         yield order[pos:pos + batch].tolist()
         pos += batch
+
+
+def bucketed_batches(lengths, batch: int, steps: int, rng: np.random.Generator, pool: int = 50):
+    """Like :func:`shuffled_batches`, but each batch holds clips of similar length (less padding):
+    per pass over the data, a fresh permutation is cut into pools of ``batch * pool`` clips, each pool
+    is sorted by ``lengths`` and cut into batches, and the passes' batches are shuffled. A pass's
+    leftover clips (fewer than ``batch``) wait for the next pass."""
+    lengths = np.asarray(lengths)
+    done = 0
+    while True:
+        order = rng.permutation(len(lengths))
+        batches = []
+        for s in range(0, len(order) - batch + 1, batch * pool):
+            chunk = order[s:s + batch * pool]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches += [chunk[i:i + batch].tolist() for i in range(0, len(chunk) - batch + 1, batch)]
+        for j in rng.permutation(len(batches)):
+            if done == steps:
+                return
+            yield batches[j]
+            done += 1

@@ -14,11 +14,12 @@ def test_lm_texts_are_training_texts_only():
     assert not [t for t in held if t in texts]  # the LM never saw a held-out sentence
 
 
-# measured on the 20 committed clips (greedy -> beam + LM): whisper-tiny.en-ctc 0.227 -> 0.185,
-# tiny-wav2vec2-ctc-en 0.307 -> 0.214; the guards sit just above
+# measured on the 20 committed clips (greedy -> beam + LM): whisper-tiny.en-ctc 0.227 -> 0.128,
+# tiny-wav2vec2-ctc-en 0.339 -> 0.260 (on 300 held-out clips: 0.141 -> 0.076, 0.286 -> 0.189);
+# the guards sit just above
 @pytest.mark.real
-@pytest.mark.parametrize("model_id,guard", [("whisper-tiny.en-ctc", 0.21),
-                                            ("tiny-wav2vec2-ctc-en", 0.24)])
+@pytest.mark.parametrize("model_id,guard", [("whisper-tiny.en-ctc", 0.16),
+                                            ("tiny-wav2vec2-ctc-en", 0.29)])
 def test_lm_beam_search_beats_greedy(heldout_speech, model_id, guard):
     L = resolve(model_id)
     vocab = vocab_of(L)
