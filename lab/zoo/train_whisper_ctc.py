@@ -245,9 +245,8 @@ are mostly spelling by sound: `tickets difficult legal hours running` -> `tikits
 ouers ronning`. With beam search and a word bigram of the training texts (`python -m
 lab.zoo.lm_eval`, the table "Decoding with an external LM" below) CER goes 0.14 -> 0.076, under
 0.08: the LM supplies the vocabulary's spellings. The goal is about the model, so the greedy figure
-counts. The test
-(`tests/zoo/test_whisper_ctc.py`) guards the measured level on the 20 committed clips (they are the
-short, hard end of the held-out set).
+counts. The test (`tests/zoo/test_whisper_ctc.py`) guards the measured level on the 20 committed
+clips (they are the short, hard end of the held-out set).
 
 **What moved it** (held-out greedy CER):
 - a Conformer-style depthwise convolution (15 frames = 300 ms) at the start of each head layer
