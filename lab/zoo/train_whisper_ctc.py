@@ -255,7 +255,8 @@ clips (they are the short, hard end of the held-out set).
 - twice the clips (16000 -> 32000, 22.5 h), length-bucketed batches (each batch drawn from a
   sorted pool of 800 clips: 1.02 padded frames per real frame instead of 1.63, so 10000 steps take
   less time than 9000 did) and 10000 steps instead of 9000: 0.16 -> 0.14, flite `slt` 0.21 -> 0.18.
-  At 4000 steps the curve was already 0.186 (0.197 before).
+  Split by an ablation (the same recipe on the first 16000 clips): bucketing + 10000 steps 0.160 ->
+  0.153 (flite 0.201), twice the clips 0.153 -> 0.141 (flite 0.183).
 
 Levers that did not move the 2000-step figure (0.229 with the conv head, 0.280 without):
 intermediate CTC (the same CTC loss on the first head layer's output, weight 0.3): 0.230; a third
