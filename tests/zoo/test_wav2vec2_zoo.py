@@ -87,3 +87,26 @@ def test_frames_heldout_frame_accuracy():
             ok += int((pred == y).sum())
             n += len(y)
     assert ok / n >= 0.9
+
+
+@pytest.mark.real
+def test_ctc_en_teacher_encodes_missing_states(tmp_path, monkeypatch):
+    # the distillation teacher does not depend on the whisper-tiny.en-ctc recipe having run: with no
+    # cached encoder states it encodes the clips itself, and its posteriors are the resolved model's own
+    import lab.models
+    from lab.zoo import data, train_wav2vec2_ctc as W
+
+    monkeypatch.setattr(data, "data_cache", lambda: tmp_path)
+    post = W.teacher_posteriors(3, 0, log=lambda *_: None)
+    assert len(list(tmp_path.glob("whisper-states-*-train-0-3-*.pt"))) == 1
+    L = resolve("whisper-tiny.en-ctc", attention=False)
+    audio, _ = data.corpus("train", 3, 0, cache=tmp_path, version=W.DATA_VERSION)
+    with torch.no_grad():
+        for p, a in zip(post, audio):
+            ref = torch.log_softmax(L.model(**L.processor(a, sampling_rate=16000, return_tensors="pt")).logits[0], -1)
+            assert p.dtype == torch.float16 and p.shape == ref.shape
+            assert (p.float().exp() - ref.exp()).abs().max() < 0.02  # states are cached in fp16
+            assert (p.argmax(-1) == ref.argmax(-1)).float().mean() > 0.97
+    monkeypatch.setattr(lab.models, "resolve", None)  # a second call is served from the cache
+    again = W.teacher_posteriors(3, 0, log=lambda *_: None)
+    assert all(torch.equal(x, y) for x, y in zip(post, again))
