@@ -102,7 +102,8 @@ def teacher_posteriors(n: int, seed: int, log) -> list[torch.Tensor] | None:
         log(f"encoding {n} train clips with the frozen Whisper tiny.en encoder for the teacher")
         m = resolve(WHISPER_CTC_ID, attention=False)
         m.model.eval()
-        cached = train_whisper_ctc.encoder_states("train", n, seed, m.model, m.processor.feature_extractor, log)
+        fe = m.processor.feature_extractor
+        cached = train_whisper_ctc.encoder_states("train", n, seed, m.model, fe, log)
         del m
     recipe = json.loads((ZOO / WHISPER_CTC_ID / "recipe.json").read_text())
     cfg = whisper_ctc_config({}, recipe["head"])  # WhisperConfig defaults = tiny's encoder shape
@@ -275,16 +276,17 @@ The processor normalizes each clip to zero mean / unit variance and returns no a
 ## Training (`audiolab train tiny-wav2vec2-ctc-en`)
 From random initialisation: CTC + a frame-level distillation term (KL to the posteriors of the
 shipped `whisper-tiny.en-ctc` teacher on the same clip, computed from the frozen encoder's states
-that recipe caches, or encoded here when they are not cached; both models run at 50 frames/s),
-16000 clips (11.3 h, the first half of the Whisper-CTC training clips), AdamW lr 1e-3 (warm-up, cosine), length-bucketed batches of ~24 s of audio, 5000
-steps, SpecAugment time masks (p 0.05, length 5), seed 0, 2 CPU threads: 1345 s of training, 1427 s
-in all once the corpus and the teacher's encoder states are cached. From an empty cache, measured
-(`AUDIOLAB_CACHE=<empty dir> audiolab train tiny-wav2vec2-ctc-en --threads 2`, nothing else running):
-41 min 56 s wall clock (`total_seconds` 2512; synthesis, 253 s of encoding for the teacher, training
-1897 s -- slower per step than the 1345 s of the cached run, for a reason not found), peak resident
-memory 12.8 GB; that run scored held-out CER 0.2845 (flite `slt` 0.679) against this model's 0.2857
-(0.674). Weights are stored fp16
-(`model.safetensors`; config `dtype` float32) and load as fp32; the metrics are measured on the stored fp16 weights.
+that recipe caches, or encoded here when they are not cached; both models run at 50 frames/s), 16000
+clips (11.3 h, the first half of the Whisper-CTC training clips), AdamW lr 1e-3 (warm-up, cosine),
+length-bucketed batches of ~24 s of audio, 5000 steps, SpecAugment time masks (p 0.05, length 5),
+seed 0, 2 CPU threads: 1345 s of training, 1427 s in all once the corpus and the teacher's encoder
+states are cached. From an empty cache, measured (`AUDIOLAB_CACHE=<empty dir> audiolab train
+tiny-wav2vec2-ctc-en --threads 2`, nothing else running): 41 min 56 s wall clock (`total_seconds`
+2512; synthesis, 253 s of encoding for the teacher, training 1897 s -- slower per step than the 1345
+s of the cached run, for a reason not found), peak resident memory 12.8 GB; that run scored held-out
+CER 0.2845 (flite `slt` 0.679) against this model's 0.2857 (0.674). Weights are stored fp16
+(`model.safetensors`; config `dtype` float32) and load as fp32; the metrics are measured on the
+stored fp16 weights.
 
 ## Checkpoints ("watch the alignment emerge")
 `checkpoints/step-NNNNN/` are full HF directories (fp16 weights) at steps 100, 300, 800 and 2000; the
