@@ -87,8 +87,8 @@ def shuffled_batches(n: int, batch: int, steps: int, rng: np.random.Generator):
 def bucketed_batches(lengths, batch: int, steps: int, rng: np.random.Generator, pool: int = 50):
     """Like :func:`shuffled_batches`, but each batch holds clips of similar length (less padding):
     per pass over the data, a fresh permutation is cut into pools of ``batch * pool`` clips, each pool
-    is sorted by ``lengths`` and cut into batches, and the passes' batches are shuffled. A pass's
-    leftover clips (fewer than ``batch``) wait for the next pass."""
+    is sorted by ``lengths`` and cut into batches, and the pass's batches are shuffled. A pool's
+    leftover clips (fewer than ``batch``) sit out that pass; the next pass draws a new permutation."""
     lengths = np.asarray(lengths)
     done = 0
     while True:
