@@ -20,33 +20,27 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from lab.models import resolve
 from lab.zoo import data
 from lab.zoo import train_whisper_ctc as T
-from lab.zoo.build import whisper_ctc_config
-from lab.zoo.common import bucketed_batches, cer, encode_text, greedy_decode, warmup_cosine
+from lab.zoo.common import bucketed_batches, encode_text, warmup_cosine
 from lab.zoo.whisper_ctc import WhisperCTCFeatureExtractor, WhisperCTCForCTC
 
 
 def build(k: int) -> tuple[WhisperCTCForCTC, WhisperCTCFeatureExtractor, list]:
-    """The head on the Whisper tiny.en encoder; the last ``k`` layers + final norm trainable."""
-    w = resolve("whisper-tiny.en", attention=False)
-    d = Path(w.path)
-    model = WhisperCTCForCTC(whisper_ctc_config(json.loads((d / "config.json").read_text()), T.HEAD))
-    model.encoder.load_state_dict(w.model.model.encoder.state_dict())
-    model.freeze_encoder()
+    """The recipe's untrained model (:func:`train_whisper_ctc.frozen_model`) and its feature
+    extractor, with the last ``k`` encoder layers + the final norm made trainable (their params)."""
+    model, fe, _ = T.frozen_model()
     enc_params = []
     if k:
         for mod in [*model.encoder.layers[-k:], model.encoder.layer_norm]:
             for p in mod.parameters():
                 p.requires_grad = True
                 enc_params.append(p)
-    return model, WhisperCTCFeatureExtractor.from_pretrained(str(d)), enc_params
+    return model, fe, enc_params
 
 
 def head_input(model: WhisperCTCForCTC, k: int, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -64,18 +58,6 @@ def head_input(model: WhisperCTCForCTC, k: int, x: torch.Tensor, mask: torch.Ten
             h = model.encoder.layer_norm(h)
         outs.append(h)
     return model.mix(torch.stack(outs, 1))
-
-
-def evaluate(model, k, feats, texts, bs: int = 32) -> float:
-    model.eval()
-    hyps = []
-    with torch.no_grad():
-        for s in range(0, len(feats), bs):
-            idx = list(range(s, min(s + bs, len(feats))))
-            x, mask, _ = T._batch(feats, [[0]] * len(feats), idx, False, None)
-            logits = model.head_logits(head_input(model, k, x, mask), mask)
-            hyps += [greedy_decode(logits[j, : feats[i].shape[1]].argmax(-1)) for j, i in enumerate(idx)]
-    return cer(list(texts), hyps)
 
 
 def main() -> None:
@@ -117,9 +99,12 @@ def main() -> None:
         if step % 500 == 0:
             print(f"step {step} loss {loss.item():.3f} ({time.time() - t0:.0f}s)", flush=True)
     t_train = time.time() - t0
+    def inputs(x, mask):
+        return head_input(model, a.finetune, x, mask)
+
     print(json.dumps({"finetune": a.finetune, "steps": a.steps, "clips": a.clips, "encoder_lr": a.encoder_lr,
-                      "heldout_cer": round(evaluate(model, a.finetune, he, he_texts), 4),
-                      "flite_cer": round(evaluate(model, a.finetune, fl, fl_texts), 4),
+                      "heldout_cer": round(T.evaluate(model, he, he_texts, head_input=inputs)[0], 4),
+                      "flite_cer": round(T.evaluate(model, fl, fl_texts, head_input=inputs)[0], 4),
                       "train_seconds": round(t_train)}))
 
 

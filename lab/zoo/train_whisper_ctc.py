@@ -107,37 +107,47 @@ def _head_loss(model, x, mask, y):
     return model.ctc_loss(logits, y, mask.sum(-1)), logits
 
 
-def evaluate(model, feats, texts, bs=32) -> tuple[float, list[str]]:
+def evaluate(model, feats, texts, bs=32, head_input=None) -> tuple[float, list[str]]:
+    """Greedy-decoding CER of ``model`` on cached encoder states ``feats`` against ``texts``, and the
+    hypotheses. ``head_input(x, mask)`` maps a batch of states (batch, layer, frame, d_model) to the
+    head's input (batch, frame, d_model); by default the model's own layer mix."""
     model.eval()
     hyps = []
     with torch.no_grad():
         for s in range(0, len(feats), bs):
             idx = list(range(s, min(s + bs, len(feats))))
             x, mask, _ = _batch(feats, [[0]] * len(feats), idx, False, None)
-            logits = model.head_logits(model.mix(x), mask)
+            logits = model.head_logits(head_input(x, mask) if head_input else model.mix(x), mask)
             for j, i in enumerate(idx):
                 hyps.append(greedy_decode(logits[j, : feats[i].shape[1]].argmax(-1)))
     return cer(list(texts), hyps), hyps
 
 
-def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
+def frozen_model():
+    """(model, feature extractor, Whisper directory): an untrained ``HEAD`` on the offline Whisper
+    tiny.en encoder (weights copied from the resolved ``whisper-tiny.en`` bundle's directory, frozen,
+    in eval mode)."""
     from ..models import resolve
-    from .build import assemble_whisper_ctc, whisper_ctc_config
+    from .build import whisper_ctc_config
     from .whisper_ctc import WhisperCTCFeatureExtractor, WhisperCTCForCTC
+
+    w = resolve("whisper-tiny.en", attention=False)
+    whisper_dir = Path(w.path)
+    model = WhisperCTCForCTC(whisper_ctc_config(json.loads((whisper_dir / "config.json").read_text()), HEAD))
+    model.encoder.load_state_dict(w.model.model.encoder.state_dict())
+    model.freeze_encoder()
+    model.encoder.eval()
+    return model, WhisperCTCFeatureExtractor.from_pretrained(str(whisper_dir)), whisper_dir
+
+
+def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
+    from .build import assemble_whisper_ctc
 
     t_start = time.time()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     n_train, n_held, n_flite, steps = (N_TRAIN, N_HELDOUT, N_FLITE, STEPS) if not quick else (64, 16, 8, 20)
-    w = resolve("whisper-tiny.en", attention=False)
-    whisper_dir = Path(w.path)
-    cfg = whisper_ctc_config(json.loads((whisper_dir / "config.json").read_text()), HEAD)
-    model = WhisperCTCForCTC(cfg)
-    model.encoder.load_state_dict(w.model.model.encoder.state_dict())
-    model.freeze_encoder()
-    model.encoder.eval()
-    del w
-    fe = WhisperCTCFeatureExtractor.from_pretrained(str(whisper_dir))
+    model, fe, whisper_dir = frozen_model()
 
     t0 = time.time()
     tr, tr_samples = encoder_states("train", n_train, seed, model, fe, log, workers=2)
