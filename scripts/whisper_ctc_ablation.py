@@ -99,6 +99,7 @@ def main() -> None:
         if step % 500 == 0:
             print(f"step {step} loss {loss.item():.3f} ({time.time() - t0:.0f}s)", flush=True)
     t_train = time.time() - t0
+
     def inputs(x, mask):
         return head_input(model, a.finetune, x, mask)
 
