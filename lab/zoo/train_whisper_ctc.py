@@ -278,8 +278,9 @@ Fine-tuning the encoder does not pay within the time budget (the issue asks for 
 to see what unfreezing would buy, `scripts/whisper_ctc_ablation.py`, 2000-step schedule on 16000
 clips, seed 0, 2 threads): with Whisper's last encoder layer and final norm trainable (1.78M more
 parameters, AdamW lr 1e-4) held-out CER 0.209 (flite `slt` 0.236) against 0.237 (0.282) frozen, but
-each step takes twice as long (1201 s against 607 s); given less time than that (3600 steps, 926 s)
-the frozen head reaches 0.193 (0.248).
+each step takes twice as long (1201 s against 607 s); given no more time than that (3600 steps: 1139
+s, 926 s in an earlier run of the same code -- step times vary ~20% between runs on this box) the
+frozen head reaches 0.193 (0.248).
 
 Levers that did not move the 2000-step figure (0.229 with the conv head, 0.280 without):
 intermediate CTC (the same CTC loss on the first head layer's output, weight 0.3): 0.230; a third
