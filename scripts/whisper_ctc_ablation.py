@@ -84,13 +84,16 @@ def main() -> None:
     if enc_params:
         groups.append({"params": enc_params, "lr": a.encoder_lr})
     opt = torch.optim.AdamW(groups, weight_decay=0.01)
+
+    def inputs(x, mask):
+        return head_input(model, a.finetune, x, mask)
+
     sched = warmup_cosine(opt, a.steps, a.steps // 15)
     t0 = time.time()
     for step, idx in enumerate(bucketed_batches([f.shape[1] for f in tr], T.BATCH, a.steps, rng)):
         model.train()
         x, mask, y = T._batch(tr, labels, idx, True, rng)
-        logits = model.head_logits(head_input(model, a.finetune, x, mask), mask)
-        loss = model.ctc_loss(logits, y, mask.sum(-1))
+        loss, _ = T._head_loss(model, x, mask, y, head_input=inputs)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(head_params + enc_params, 1.0)
@@ -99,10 +102,6 @@ def main() -> None:
         if step % 500 == 0:
             print(f"step {step} loss {loss.item():.3f} ({time.time() - t0:.0f}s)", flush=True)
     t_train = time.time() - t0
-
-    def inputs(x, mask):
-        return head_input(model, a.finetune, x, mask)
-
     print(json.dumps({"finetune": a.finetune, "steps": a.steps, "clips": a.clips, "encoder_lr": a.encoder_lr,
                       "heldout_cer": round(T.evaluate(model, he, he_texts, head_input=inputs)[0], 4),
                       "flite_cer": round(T.evaluate(model, fl, fl_texts, head_input=inputs)[0], 4),

@@ -102,8 +102,10 @@ def _batch(feats, labels, idx, train: bool, rng):
     return x, mask, y
 
 
-def _head_loss(model, x, mask, y):
-    logits = model.head_logits(model.mix(x), mask)
+def _head_loss(model, x, mask, y, head_input=None):
+    """CTC loss and logits of a batch of states ``x`` (batch, layer, frame, d_model); ``head_input``
+    as in :func:`evaluate`."""
+    logits = model.head_logits(head_input(x, mask) if head_input else model.mix(x), mask)
     return model.ctc_loss(logits, y, mask.sum(-1)), logits
 
 
