@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import LabError
 
+SAMPLE_RATE = 16000  # Hz: the rate of Whisper, wav2vec2-style encoders, AST and SpeechT5
 DEFAULT_MAX_SECONDS = 600.0
 SILENCE_PEAK = 1e-4  # peak |amplitude| below this (about -80 dBFS) counts as silence
 
@@ -78,7 +79,7 @@ def _read(source) -> tuple[np.ndarray, int, str]:
 
 def load_audio(
     source,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     *,
     source_rate: int | None = None,
     max_seconds: float | None = DEFAULT_MAX_SECONDS,
