@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import logging
+import json
 from pathlib import Path
 
 import gradio as gr
 
-from apps import factory
+from apps import common, factory
 from lab import models
 from lab.classify import three_heads, trace_classify
 from lab.errors import LabError
@@ -27,8 +27,7 @@ from lab.viz import classify as cv
 
 TITLE = "Classify"
 FAMILY = "classify"
-CLIPS = Path(__file__).resolve().parents[1] / "assets" / "clips"
-log = logging.getLogger(__name__)
+CLIPS = common.CLIPS
 
 # the app keeps what its views need: no per-head attention patterns (the AST rollout, the CLS
 # attention and the head-averaged maps are computed during the run and kept)
@@ -50,18 +49,15 @@ meaningless labels)."""
 
 def shipped_text() -> str:
     """One sentence naming the trained classifiers that ship offline (read from the zoo)."""
-    import json
-
-    from lab.classify.cli import architecture_of, offline_classify_ids
-    from lab.models import ZOO_DIR
-
     parts = []
-    for i in offline_classify_ids():
+    for i in common.offline_ids(FAMILY):
         try:
-            id2label = json.loads((ZOO_DIR / i / "config.json").read_text()).get("id2label") or {}
-        except (OSError, ValueError):
-            id2label = {}
-        bits = [architecture_of(i)] + ([f"labels: {', '.join(map(str, id2label.values()))}"] if id2label else [])
+            config = json.loads((Path(models.locate(i)[0]) / "config.json").read_text())
+        except (OSError, ValueError, LabError):
+            config = {}
+        id2label = config.get("id2label") or {}
+        bits = [(config.get("architectures") or [""])[0]] + (
+            [f"labels: {', '.join(map(str, id2label.values()))}"] if id2label else [])
         bits = [b for b in bits if b]
         parts.append(f"**{i}**" + (f" ({'; '.join(bits)})" if bits else ""))
     if not parts:
@@ -75,17 +71,11 @@ def about_text() -> str:
 
 
 def model_choices() -> list[str]:
-    ids = [m.id for m in models.KNOWN if m.family == FAMILY]
-    from lab.classify.cli import offline_classify_ids
-
-    return offline_classify_ids() + ids + list(DEMO)
+    return common.model_choices(FAMILY, extra=DEMO)
 
 
 def default_model() -> str:
-    from lab.classify.cli import offline_classify_ids
-
-    zoo = offline_classify_ids()
-    return zoo[0] if zoo else next(iter(DEMO))
+    return common.default_model(FAMILY, next(iter(DEMO)))
 
 
 def _demo_dir(kind: str) -> str:
@@ -106,11 +96,6 @@ def _load(model_id: str):
         return dataclasses.replace(loaded, model_id=model_id,
                                    weights_source=f"random weights (demo), {loaded.weights_source}")
     return factory.get(model_id, FAMILY)
-
-
-def _error_box(msg: str) -> str:
-    return (f'<div style="border:2px solid #d62728;border-radius:6px;padding:8px">'
-            f'⚠️ {html.escape(msg)}</div>')
 
 
 def _status(trace) -> str:
@@ -146,102 +131,88 @@ def _heads_md(loaded, n_samples: int) -> str:
     return note + cv.heads_markdown(three_heads(cfg, n_samples=max(n_samples, 400)))
 
 
-OUTPUTS = ["status", "topk_plot", "ast_group", "grid_plot", "overlay_plot", "patch_f", "patch_t",
-           "layer", "head", "pixels_plot", "patch_attn_plot", "seq_group", "label", "contrib_plot",
-           "pool_plot", "frames_group", "timeline_plot", "heads_md", "describe", "trace"]
+OUTPUTS = common.Outputs("status", "topk_plot", "ast_group", "grid_plot", "overlay_plot",
+                         "patch_f", "patch_t", "layer", "head", "pixels_plot", "patch_attn_plot",
+                         "seq_group", "label", "contrib_plot", "pool_plot", "frames_group",
+                         "timeline_plot", "heads_md", "describe", "trace")
+PATCH_VIEWS = common.Outputs("grid_plot", "pixels_plot", "patch_attn_plot")
 
 
+@common.guarded(OUTPUTS, box="status")
 def classify(audio, model_id, top_k):
     """Run the classifier; fill the views of its kind (AST / sequence / frames)."""
-    out = dict.fromkeys(OUTPUTS, gr.skip())
-    try:
-        if not audio:
-            raise LabError("no audio: upload a file, record with the microphone or pick an example")
-        loaded = _load(model_id)
-        trace = trace_classify(audio, loaded, top_k=int(top_k), policy=APP_POLICY)
-        kind = trace.meta["kind"]
-        out.update(status=_status(trace), topk_plot=cv.top_k_figure(trace, int(top_k)),
-                   ast_group=gr.update(visible=kind == "ast"),
-                   seq_group=gr.update(visible=kind == "sequence"),
-                   frames_group=gr.update(visible=kind == "frames"),
-                   heads_md=_heads_md(loaded, len(trace["input.waveform"])),
-                   describe=trace.describe(), trace=trace)
-        if kind == "ast":
-            F, T = trace.meta["patch_grid"]
-            f, t = F // 2, min(T - 1, trace.meta["n_content_time_patches"] // 2)
-            L, H = trace["ast.cls_attention"].shape[:2]
-            out.update(grid_plot=cv.spectrogram_figure(trace, patch=(f, t)),
-                       overlay_plot=cv.spectrogram_figure(trace, overlay="rollout", grid=False),
-                       patch_f=gr.update(maximum=F - 1, value=f),
-                       patch_t=gr.update(maximum=T - 1, value=t),
-                       layer=gr.update(maximum=max(L - 1, 1), value=L - 1),
-                       head=gr.update(maximum=max(H - 1, 1), value=0),
-                       pixels_plot=cv.patch_figure(trace, f, t),
-                       patch_attn_plot=cv.patch_attention_figure(trace, f, t))
-        elif kind == "sequence":
-            best = trace.meta["top_k"][0]["label"]
-            out.update(label=gr.update(choices=trace.meta["labels"], value=best),
-                       contrib_plot=cv.contribution_figure(trace, best),
-                       pool_plot=cv.pooling_figure(trace))
-        else:
-            out.update(timeline_plot=cv.frame_timeline_figure(trace))
-    except LabError as exc:
-        gr.Warning(str(exc))
-        out = dict.fromkeys(OUTPUTS, gr.skip())
-        out["status"] = _error_box(str(exc))
-    except Exception as exc:  # a bug, not the user's fault: log it, keep serving
-        log.exception("classify failed")
-        msg = f"internal error ({type(exc).__name__}): {exc}"
-        gr.Warning(msg)
-        out = dict.fromkeys(OUTPUTS, gr.skip())
-        out["status"] = _error_box(msg)
-    return [out[k] for k in OUTPUTS]
+    common.require_audio(audio)
+    loaded = _load(model_id)
+    trace = trace_classify(audio, loaded, top_k=int(top_k), policy=APP_POLICY)
+    kind = trace.meta["kind"]
+    out = dict(status=_status(trace), topk_plot=cv.top_k_figure(trace, int(top_k)),
+               ast_group=gr.update(visible=kind == "ast"),
+               seq_group=gr.update(visible=kind == "sequence"),
+               frames_group=gr.update(visible=kind == "frames"),
+               heads_md=_heads_md(loaded, len(trace["input.waveform"])),
+               describe=trace.describe(), trace=trace)
+    if kind == "ast":
+        F, T = trace.meta["patch_grid"]
+        f, t = F // 2, min(T - 1, trace.meta["n_content_time_patches"] // 2)
+        L, H = trace["ast.cls_attention"].shape[:2]
+        out.update(_patch_views(trace, f, t),
+                   overlay_plot=cv.spectrogram_figure(trace, overlay="rollout", grid=False),
+                   patch_f=gr.update(maximum=F - 1, value=f),
+                   patch_t=gr.update(maximum=T - 1, value=t),
+                   layer=gr.update(maximum=max(L - 1, 1), value=L - 1),
+                   head=gr.update(maximum=max(H - 1, 1), value=0))
+    elif kind == "sequence":
+        best = trace.meta["top_k"][0]["label"]
+        out.update(label=gr.update(choices=trace.meta["labels"], value=best),
+                   contrib_plot=cv.contribution_figure(trace, best),
+                   pool_plot=cv.pooling_figure(trace))
+    else:
+        out.update(timeline_plot=cv.frame_timeline_figure(trace))
+    return OUTPUTS.values(**out)
 
 
+def _patch_views(trace, f: int, t: int, layer: int | None = None) -> dict:
+    """The patch picker's views (``PATCH_VIEWS``): the grid with patch (f, t) outlined, its
+    pixels, its attention (``layer``: None = the last)."""
+    return dict(grid_plot=cv.spectrogram_figure(trace, patch=(f, t)),
+                pixels_plot=cv.patch_figure(trace, f, t),
+                patch_attn_plot=cv.patch_attention_figure(trace, f, t, layer=layer))
+
+
+@common.guarded(PATCH_VIEWS)
 def show_patch(trace, f, t, layer):
     """The patch picker: the grid with that patch outlined, its pixels, its attention."""
     if trace is None or trace.meta.get("kind") != "ast":
-        return gr.skip(), gr.skip(), gr.skip()
-    try:
-        f, t, layer = int(f), int(t), int(layer)
-        return (cv.spectrogram_figure(trace, patch=(f, t)), cv.patch_figure(trace, f, t),
-                cv.patch_attention_figure(trace, f, t, layer=layer))
-    except LabError as exc:
-        gr.Warning(str(exc))
-        return gr.skip(), gr.skip(), gr.skip()
+        return PATCH_VIEWS.skip()
+    return PATCH_VIEWS.values(**_patch_views(trace, int(f), int(t), int(layer)))
 
 
+@common.guarded()
 def show_overlay(trace, which, layer, head):
     """Rollout, or the CLS attention of one layer (head mean or one head), over the spectrogram."""
     if trace is None or trace.meta.get("kind") != "ast":
         return gr.skip()
-    try:
-        if which == "rollout":
-            return cv.spectrogram_figure(trace, overlay="rollout", grid=False)
-        h = None if which == "CLS attention (head mean)" else int(head)
-        return cv.spectrogram_figure(trace, overlay="cls", layer=int(layer), head=h, grid=False)
-    except LabError as exc:
-        gr.Warning(str(exc))
-        return gr.skip()
+    if which == "rollout":
+        return cv.spectrogram_figure(trace, overlay="rollout", grid=False)
+    h = None if which == "CLS attention (head mean)" else int(head)
+    return cv.spectrogram_figure(trace, overlay="cls", layer=int(layer), head=h, grid=False)
 
 
+@common.guarded()
 def show_contribution(trace, label):
     if trace is None or trace.meta.get("kind") != "sequence" or not label:
         return gr.skip()
-    try:
-        return cv.contribution_figure(trace, label)
-    except LabError as exc:
-        gr.Warning(str(exc))
-        return gr.skip()
+    return cv.contribution_figure(trace, label)
 
 
 def build() -> None:
     gr.Markdown(about_text())
-    trace_state = gr.State(None, time_to_live=3600)
+    trace = common.trace_state()
     with gr.Row():
         with gr.Column(scale=2):
-            audio = gr.Audio(sources=["upload", "microphone"], type="filepath",
-                             label="Audio (the AudioSet AST reads up to 10.24 s, tiny-ast-sounds 5 s)")
+            audio = common.audio_input(
+                "Audio (the AudioSet AST reads up to 10.24 s, tiny-ast-sounds 5 s)",
+                elem_id="classify-audio")
         with gr.Column(scale=1):
             model_id = gr.Dropdown(model_choices(), value=default_model(), label="Model",
                                    allow_custom_value=True,
@@ -256,7 +227,7 @@ def build() -> None:
     if scenes:
         gr.Examples([[str(p)] for p in scenes], inputs=[audio],
                     label="Sound scenes (synthetic mixtures: speech + siren; chord + clicks + noise)")
-    status = gr.Markdown("Pick a clip and press **Run**.", elem_id="classify-status")
+    status = common.status_box("Pick a clip and press **Run**.", elem_id="classify-status")
     topk_plot = gr.Plot(label="Top labels", elem_id="classify-topk")
     with gr.Column(visible=True) as ast_group:
         grid_plot = gr.Plot(label="Filterbank and its overlapping patch grid",
@@ -284,13 +255,10 @@ def build() -> None:
     with gr.Accordion("Trace contents (describe())", open=False):
         describe = gr.Code(label="trace.describe()", language=None)
 
-    outputs = [status, topk_plot, ast_group, grid_plot, overlay_plot, patch_f, patch_t, layer,
-               head, pixels_plot, patch_attn_plot, seq_group, label, contrib_plot, pool_plot,
-               frames_group, timeline_plot, heads_md, describe, trace_state]  # OUTPUTS order
-    run.click(classify, [audio, model_id, top_k], outputs, api_name="classify")
+    ui = locals()
+    run.click(classify, [audio, model_id, top_k], OUTPUTS.components(ui), api_name="classify")
     gr.on([patch_f.release, patch_t.release, layer.release], show_patch,
-          [trace_state, patch_f, patch_t, layer], [grid_plot, pixels_plot, patch_attn_plot],
-          api_name="patch")
+          [trace, patch_f, patch_t, layer], PATCH_VIEWS.components(ui), api_name="patch")
     gr.on([which.change, layer.release, head.release], show_overlay,
-          [trace_state, which, layer, head], overlay_plot, api_name="overlay")
-    label.change(show_contribution, [trace_state, label], contrib_plot, api_name="contribution")
+          [trace, which, layer, head], overlay_plot, api_name="overlay")
+    label.change(show_contribution, [trace, label], contrib_plot, api_name="contribution")

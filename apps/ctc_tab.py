@@ -9,19 +9,16 @@ the server in ``gr.State``; only figures go to the browser.
 from __future__ import annotations
 
 import html
-import logging
 
 import gradio as gr
 
-from apps import factory
-from lab import models
-from lab.errors import LabError
+from apps import common, factory
+from lab.ctc.constants import TOP_K
 from lab.viz import ctc as cv
 
 TITLE = "CTC"
 FAMILY = "ctc"
 FALLBACK_MODEL = "facebook/wav2vec2-base-960h"
-log = logging.getLogger(__name__)
 
 ABOUT = """### CTC: one forward pass, one token per 20 ms frame
 A CTC model (wav2vec2, HuBERT, WavLM, Data2VecAudio, Wav2Vec2-BERT, M-CTC-T) reads the
@@ -33,26 +30,11 @@ then mechanical: **merge repeats**, **drop blanks**, `|` becomes a space. Beam s
 
 
 def default_model() -> str:
-    return models.DEFAULTS.get(FAMILY) or FALLBACK_MODEL
+    return common.default_model(FAMILY, FALLBACK_MODEL)
 
 
 def model_choices() -> list[str]:
-    ids = [m.id for m in models.KNOWN if m.family == FAMILY]
-    return ids + [i for i in models.offline_ids() if i not in ids and _is_ctc(i)]
-
-
-def _is_ctc(model_id: str) -> bool:
-    info = models.info(model_id)
-    if info is not None:
-        return info.family == FAMILY
-    try:
-        return models.family_of_dir(models.ZOO_DIR / model_id) == FAMILY
-    except Exception:
-        return False
-
-
-def _error_box(msg: str) -> str:
-    return f'<div style="border:2px solid #d62728;border-radius:6px;padding:8px"><b>Error:</b> {html.escape(msg)}</div>'
+    return common.model_choices(FAMILY)
 
 
 def _status(tr) -> str:
@@ -65,15 +47,18 @@ def _status(tr) -> str:
             f"{m['timings']['forward_s']:.2f} s. {html.escape(m['policy'])}.")
 
 
-OUTPUTS = ["status", "text", "decoders", "wave", "grid", "chain", "logits", "strip", "collapse", "char",
-           "char_audio", "words", "word", "word_audio", "layer", "attention", "describe", "state"]
+OUTPUTS = common.Outputs("status", "text", "decoders", "wave", "grid", "chain", "logits", "strip",
+                         "collapse", "char", "char_audio", "words", "word", "word_audio", "layer",
+                         "attention", "describe", "state")
+# a picked character / word index past the end, or a head that is not a number: a message
+BAD_PICK = (IndexError, ValueError)
 
 
 def _views(tr) -> list:
     chars = cv.char_choices(tr)
     words = [(f"{k}: {w['word']} ({w['start']:.2f}-{w['end']:.2f} s)", k) for k, w in enumerate(tr.meta["words"])]
     kept = sorted(int(n.split(".")[2]) for n in tr.names("encoder.layers.*.attn.pattern"))
-    out = dict(
+    return OUTPUTS.values(
         status=_status(tr), text=tr.meta["text"], decoders=cv.decoders_html(tr),
         wave=cv.waveform_figure(tr), grid=cv.frame_grid_figure(tr), chain=cv.length_chain_figure(tr),
         logits=cv.logits_figure(tr), strip=cv.token_strip_figure(tr),
@@ -86,25 +71,16 @@ def _views(tr) -> list:
         layer=gr.update(choices=kept, value=kept[-1] if kept else None),
         attention=cv.attention_figure(tr, kept[-1], "mean") if kept else None,
         describe=tr.describe(), state=tr)
-    return [out[k] for k in OUTPUTS]
 
 
 CHAR_AUDIO_LABEL = "The frames of this character"
 WORD_AUDIO_LABEL = "This word"
 
 
-def _pcm(slice_):
-    """(rate, float samples) -> (rate, int16): what gr.Audio plays without converting."""
-    import numpy as np
-
-    sr, x = slice_
-    return sr, (np.clip(x, -1, 1) * 32767).astype(np.int16)
-
-
 def _clip(slice_, label: str):
     """A gr.Audio update: the slice as int16 PCM and its exact length in the label (the player
     rounds its clock to whole seconds, so a 0.11 s character slice reads "0:00" there)."""
-    sr, x = _pcm(slice_)
+    sr, x = slice_[0], common.pcm16(slice_[1])
     return gr.update(value=(sr, x), label=f"{label} ({len(x) / sr:.2f} s, {len(x):,} samples)")
 
 
@@ -117,94 +93,71 @@ def _word_audio(tr, k: int):
     return _clip(cv.audio_slice(tr, w["start"], w["end"], pad=0.03), WORD_AUDIO_LABEL)
 
 
+@common.guarded(OUTPUTS, box="status")
 def transcribe(audio, model_id, reference, lm_text, beam, top_k):
     """Trace the clip; greedy always, beam search when beam > 1 or LM text is given."""
-    try:
-        if not audio:
-            raise LabError("no audio: upload a file, record with the microphone or pick an example")
-        from lab.ctc import trace_ctc
+    common.require_audio(audio)
+    from lab.ctc import trace_ctc
 
-        loaded = factory.get(model_id or default_model(), FAMILY)
-        beam = int(beam or 0)
-        lm_text = (lm_text or "").strip() or None
-        tr = trace_ctc(audio, loaded, top_k=int(top_k), reference=(reference or "").strip() or None,
-                       lm_text=lm_text, beam_width=beam if beam > 1 or lm_text else None)
-        return _views(tr)
-    except LabError as exc:
-        gr.Warning(str(exc))
-        return [_error_box(str(exc))] + [gr.skip()] * (len(OUTPUTS) - 1)
-    except Exception as exc:  # a bug, not the user's fault: log it, keep serving
-        log.exception("ctc transcribe failed")
-        msg = f"internal error ({type(exc).__name__}): {exc}"
-        gr.Warning(msg)
-        return [_error_box(msg)] + [gr.skip()] * (len(OUTPUTS) - 1)
+    loaded = factory.get(model_id or default_model(), FAMILY)
+    beam = int(beam or 0)
+    lm_text = (lm_text or "").strip() or None
+    tr = trace_ctc(audio, loaded, top_k=int(top_k), reference=(reference or "").strip() or None,
+                   lm_text=lm_text, beam_size=beam if beam > 1 or lm_text else None)
+    return _views(tr)
 
 
+def _pick(tr, index, figure, audio):
+    """(``figure`` with item ``index`` highlighted, the ``audio`` under it); before a run: unchanged."""
+    if tr is None or index is None:
+        return common.skip(2)
+    k = int(index)
+    return figure(tr, highlight=k), audio(tr, k)
+
+
+@common.guarded(2, expected=BAD_PICK)
 def show_character(tr, index):
     """The collapse stepper with character ``index`` highlighted, and the audio under it."""
-    if tr is None or index is None:
-        return gr.skip(), gr.skip()
-    try:
-        k = int(index)
-        return cv.collapse_figure(tr, highlight=k), _char_audio(tr, k)
-    except (LabError, IndexError, ValueError) as exc:
-        gr.Warning(str(exc))
-        return gr.skip(), gr.skip()
+    return _pick(tr, index, cv.collapse_figure, _char_audio)
 
 
+@common.guarded(2, expected=BAD_PICK)
 def show_word(tr, index):
-    if tr is None or index is None:
-        return gr.skip(), gr.skip()
-    try:
-        k = int(index)
-        return cv.words_figure(tr, highlight=k), _word_audio(tr, k)
-    except (LabError, IndexError, ValueError) as exc:
-        gr.Warning(str(exc))
-        return gr.skip(), gr.skip()
+    """The word spans with word ``index`` highlighted, and its audio."""
+    return _pick(tr, index, cv.words_figure, _word_audio)
 
 
+@common.guarded(expected=BAD_PICK)
 def show_attention(tr, layer, head):
     if tr is None or layer is None:
         return gr.skip()
-    try:
-        return cv.attention_figure(tr, int(layer), head if head == "mean" else int(head))
-    except (LabError, IndexError, ValueError) as exc:
-        gr.Warning(str(exc))
-        return gr.skip()
+    return cv.attention_figure(tr, int(layer), head if head == "mean" else int(head))
 
 
+@common.guarded(expected=BAD_PICK)
 def show_grid(tr, start, layer):
     if tr is None:
         return gr.skip()
-    try:
-        layer = None if layer in (None, "", "last") else int(layer)
-        return cv.frame_grid_figure(tr, start=float(start), layer=layer)
-    except (LabError, ValueError) as exc:
-        gr.Warning(str(exc))
-        return gr.skip()
+    layer = None if layer in (None, "", "last") else int(layer)
+    return cv.frame_grid_figure(tr, start=float(start), layer=layer)
 
 
 def build() -> None:
-    from apps.whisper_tab import example_rows  # the shared example clips (assets/clips)
-
     gr.Markdown(ABOUT)
-    state = gr.State(None, time_to_live=3600)
+    state = common.trace_state()
     with gr.Row():
         with gr.Column(scale=2):
-            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Audio",
-                             elem_id="ctc-audio")
+            audio = common.audio_input("Audio", elem_id="ctc-audio")
             reference = gr.Textbox(label="Reference text (optional: forced alignment, WER/CER)", lines=1)
             lm_text = gr.Textbox(label="Text for an n-gram LM (optional: beam + LM spell-checks)", lines=3)
         with gr.Column(scale=1):
             model_id = gr.Dropdown(model_choices(), value=default_model(), allow_custom_value=True,
                                    label="Model (id or local directory)")
             beam = gr.Slider(1, 64, value=16, step=1, label="Beam width (1 = greedy only)")
-            top_k = gr.Slider(1, 10, value=5, step=1, label="Top-k kept per frame")
+            top_k = gr.Slider(1, 10, value=TOP_K, step=1, label="Top-k kept per frame")
             run = gr.Button("Run", variant="primary", elem_id="ctc-run")
-    rows = example_rows()
-    if rows:
-        gr.Examples(rows, inputs=[audio, reference], label="Example clips (espeak-ng voices)")
-    status = gr.Markdown("Pick a clip and press **Run**.", elem_id="ctc-status")
+    common.examples(audio, reference)
+    status = common.status_box("Pick a clip and press **Run**.", elem_id="ctc-status")
     text = gr.Textbox(label="Greedy transcript", interactive=False)
     decoders = gr.HTML(elem_id="ctc-decoders")
     with gr.Accordion("1. The input: raw vs normalised waveform, frames", open=True):
@@ -236,10 +189,8 @@ def build() -> None:
     with gr.Accordion("Trace contents (describe())", open=False):
         describe = gr.Code(label="trace.describe()", language=None)
 
-    outputs = [status, text, decoders, wave, grid, chain, logits, strip, collapse, char, char_audio,
-               words, word, word_audio, layer, attention, describe, state]  # OUTPUTS
-    run.click(transcribe, [audio, model_id, reference, lm_text, beam, top_k], outputs,
-              api_name="transcribe")
+    run.click(transcribe, [audio, model_id, reference, lm_text, beam, top_k],
+              OUTPUTS.components(locals()), api_name="transcribe")
     char.change(show_character, [state, char], [collapse, char_audio], api_name="character")
     word.change(show_word, [state, word], [words, word_audio], api_name="word")
     gr.on([layer.change, head.change], show_attention, [state, layer, head], attention,

@@ -1,7 +1,9 @@
 """The Gradio lab: an app shell composing one tab per model family.
 
 Each tab module ``apps/<family>_tab.py`` exports ``TITLE`` and ``build()`` (creates its
-components and wires its handlers inside the current Blocks). Nothing loads a model at import.
+components and wires its handlers inside the current Blocks). What the tabs share (the error box,
+the guarded-handler decorator, outputs by name, model choices) is ``apps/common.py``; models come
+from the cached factory ``apps/factory.py``. Nothing loads a model at import.
 """
 from __future__ import annotations
 

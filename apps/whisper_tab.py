@@ -9,26 +9,20 @@ The Trace stays on the server in ``gr.State``; only figures go to the browser.
 from __future__ import annotations
 
 import html
-import json
-import logging
 import time
-from pathlib import Path
 
 import gradio as gr
 
-from apps import factory
+from apps import common, factory
 from lab import models
 from lab.audio import Audio, load_audio
-from lab.errors import LabError
 from lab.viz import whisper as wv
+from lab.whisper.constants import WINDOW_SECONDS
 
 TITLE = "Whisper"
 FAMILY = "whisper"
-CLIPS = Path(__file__).resolve().parents[1] / "assets" / "clips"
 PLOT_EVERY_S = 0.3  # while streaming, redraw the step figure at most this often
-WINDOW_S = 30.0  # one Whisper window
 WORDS_WINDOW_S = 10.0  # the word timeline shows this many seconds around the selected step
-log = logging.getLogger(__name__)
 
 ABOUT = """### Whisper decode debugger
 Whisper turns 30 s of audio into an **80 x 3000 log-mel** (shorter clips are padded with
@@ -39,34 +33,7 @@ tokens arrive; then move the **step** slider: every view below jumps to that tok
 
 def model_choices() -> list[tuple[str, str]]:
     """(label, id) for every known Whisper id; the label says when it is not available here."""
-    infos = [m for m in models.KNOWN if m.family == FAMILY]
-    ids = {m.id for m in infos}
-    infos += [models.ModelInfo(i, FAMILY, "zoo") for i in models.offline_ids()
-              if i not in ids and _is_whisper(i)]
-    choices = []
-    for m in infos:
-        ok, _where = models.availability(m)
-        choices.append((m.id if ok else f"{m.id} (not available offline)", m.id))
-    return choices
-
-
-def _is_whisper(model_id: str) -> bool:
-    try:
-        return models.family_of_dir(models.ZOO_DIR / model_id) == FAMILY
-    except Exception:
-        return False
-
-
-def example_rows() -> list[list[str]]:
-    """[clip path, its text] for each clip in assets/clips/clips.json."""
-    index = CLIPS / "clips.json"
-    texts = json.loads(index.read_text()) if index.is_file() else {}
-    return [[str(CLIPS / name), info.get("text", "")] for name, info in texts.items()
-            if (CLIPS / name).is_file()]
-
-
-def _error_box(msg: str) -> str:
-    return f'<div style="border:2px solid #d62728;border-radius:6px;padding:8px"><b>Error:</b> {html.escape(msg)}</div>'
+    return common.model_choices(FAMILY, labelled=True)
 
 
 def _status(trace, done: bool, beam: int = 1) -> str:
@@ -101,18 +68,18 @@ def _partial_text(trace) -> str:
     return "".join(s["token"] for s in trace.steps if not s["token"].startswith("<|"))
 
 
-OUTPUTS = ["status", "text", "transcript", "step", "step_plot", "words_plot", "mel_plot",
-           "enc_plot", "map_plot", "beam_plot", "wer", "describe", "heads", "layer", "head",
-           "trace"]
+OUTPUTS = common.Outputs("status", "text", "transcript", "step", "step_plot", "words_plot",
+                         "mel_plot", "enc_plot", "map_plot", "beam_plot", "wer", "describe",
+                         "heads", "layer", "head", "trace")
+STEP_VIEWS = common.Outputs("step_plot", "transcript", "words_plot", "map_plot")
 
 
 def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True,
            beam: int = 1, notes: list[str] = ()) -> list:
-    """Every output of /transcribe (in ``OUTPUTS`` order) for a growing trace: the input views
-    after the encoder, the step views while decoding, everything once done; the rest skipped."""
+    """Every output of /transcribe for a growing trace: the input views after the encoder, the
+    step views while decoding, everything once done; the rest unchanged."""
     n, encoder_only = len(trace.steps), not trace.steps
-    out = dict.fromkeys(OUTPUTS, gr.skip())
-    out.update(status=_status(trace, done, beam) + "".join(f"\n\n*Note: {html.escape(n)}*"
+    out = dict(status=_status(trace, done, beam) + "".join(f"\n\n*Note: {html.escape(n)}*"
                                                             for n in notes), trace=trace)
     if encoder_only:
         shape = _shape(trace)
@@ -122,97 +89,84 @@ def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True,
                    head=gr.update(maximum=max(shape.get("encoder_heads", 1) - 1, 1), value=0),
                    heads=gr.update(choices=["alignment", "all"] + [
                        f"layer:{i}" for i in range(shape.get("decoder_layers", 0))]))
-        return [out[k] for k in OUTPUTS]
+        return OUTPUTS.values(**out)
     out.update(text=trace.meta["text"] if done else _partial_text(trace),
-               transcript=wv.transcript_html(trace, step),
                step=gr.update(maximum=max(n - 1, 1), value=step, interactive=done))
-    if step_plot or done:
-        out["step_plot"] = wv.step_figure(trace, step, heads=heads)
-    if done:
-        t, start, end = wv.step_time(trace, step, heads)
-        meta = trace.meta
-        out.update(words_plot=wv.word_timeline_figure(trace, cursor=t, highlight=(start, end),
-                                                      window=WORDS_WINDOW_S),
-                   map_plot=wv.cross_attention_map_figure(trace, heads=heads, step=step),
-                   beam_plot=gr.update(value=wv.beam_tree_figure(trace), visible=True)
-                   if meta.get("beam") else gr.update(value=None, visible=False),
-                   wer=wv.wer_html(meta["wer"]) if meta.get("wer") else "",
-                   describe=trace.describe())
-    return [out[k] for k in OUTPUTS]
+    if not done:
+        out["transcript"] = wv.transcript_html(trace, step)
+        if step_plot:
+            out["step_plot"] = wv.step_figure(trace, step, heads=heads)
+        return OUTPUTS.values(**out)
+    meta = trace.meta
+    out.update(_step_views(trace, step, heads),
+               beam_plot=gr.update(value=wv.beam_tree_figure(trace), visible=True)
+               if meta.get("beam") else gr.update(value=None, visible=False),
+               wer=wv.wer_html(meta["wer"]) if meta.get("wer") else "",
+               describe=trace.describe())
+    return OUTPUTS.values(**out)
+
+
+def _step_views(trace, step: int, heads: str) -> dict:
+    """The views linked to one decoder step, by output name (``STEP_VIEWS``)."""
+    t, start, end = wv.step_time(trace, step, heads)
+    return dict(step_plot=wv.step_figure(trace, step, heads=heads),
+                transcript=wv.transcript_html(trace, step),
+                words_plot=wv.word_timeline_figure(trace, cursor=t, highlight=(start, end),
+                                                   window=WORDS_WINDOW_S),
+                map_plot=wv.cross_attention_map_figure(trace, heads=heads, step=step))
 
 
 def first_window(path) -> Audio:
     """The clip at 16 kHz, cut to its first 30 s window (a note says so: nothing silently)."""
     audio = load_audio(path)
-    limit = int(WINDOW_S * audio.sample_rate)
+    limit = int(WINDOW_SECONDS * audio.sample_rate)
     if len(audio.samples) > limit:
         audio = Audio(audio.samples[:limit], audio.sample_rate, audio.source, audio.notes + [
-            f"showing the first {WINDOW_S:.0f} s window of {audio.seconds:.1f} s (one Whisper "
-            "window; `audiolab trace whisper` decodes long audio window by window)"])
+            f"showing the first {WINDOW_SECONDS:.0f} s window of {audio.seconds:.1f} s (one "
+            "Whisper window; `audiolab trace whisper` decodes long audio window by window)"])
     return audio
 
 
+@common.guarded(OUTPUTS, box="status")
 def transcribe(audio, model_id, reference, beam_size, top_k, heads):
     """Stream a decode: yield after the encoder and after each step (step plot throttled)."""
-    try:
-        if not audio:
-            raise LabError("no audio: upload a file, record with the microphone or pick an example")
-        from lab.whisper import iter_trace_whisper
+    common.require_audio(audio)
+    from lab.whisper import iter_trace_whisper
 
-        clip = first_window(audio)
-        loaded = factory.get(model_id or models.DEFAULTS[FAMILY], FAMILY)
-        trace, last_plot, beam = None, 0.0, int(beam_size)
-        for trace in iter_trace_whisper(clip, loaded, top_k=int(top_k), beam_size=beam,
-                                        reference=(reference or "").strip() or None):
-            redraw = time.perf_counter() - last_plot >= PLOT_EVERY_S
-            last_plot = time.perf_counter() if redraw else last_plot
-            yield _views(trace, len(trace.steps) - 1, heads, done=False, step_plot=redraw,
-                         beam=beam, notes=clip.notes)
-        yield _views(trace, len(trace.steps) - 1, heads, done=True, notes=clip.notes)
-    except LabError as exc:
-        gr.Warning(str(exc))
-        yield [_error_box(str(exc))] + [gr.skip()] * (len(OUTPUTS) - 1)
-    except Exception as exc:  # a bug, not the user's fault: log it, keep serving
-        log.exception("whisper transcribe failed")
-        msg = f"internal error ({type(exc).__name__}): {exc}"
-        gr.Warning(msg)
-        yield [_error_box(msg)] + [gr.skip()] * (len(OUTPUTS) - 1)
+    clip = first_window(audio)
+    loaded = factory.get(model_id or models.DEFAULTS[FAMILY], FAMILY)
+    trace, last_plot, beam = None, 0.0, int(beam_size)
+    for trace in iter_trace_whisper(clip, loaded, top_k=int(top_k), beam_size=beam,
+                                    reference=(reference or "").strip() or None):
+        redraw = time.perf_counter() - last_plot >= PLOT_EVERY_S
+        last_plot = time.perf_counter() if redraw else last_plot
+        yield _views(trace, len(trace.steps) - 1, heads, done=False, step_plot=redraw,
+                     beam=beam, notes=clip.notes)
+    yield _views(trace, len(trace.steps) - 1, heads, done=True, notes=clip.notes)
 
 
+@common.guarded(STEP_VIEWS)
 def show_step(trace, step, heads):
     """The linked views of one decoder step."""
     if trace is None or not trace.steps:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    try:
-        step = min(int(step), len(trace.steps) - 1)
-        t, start, end = wv.step_time(trace, step, heads)
-        return (wv.step_figure(trace, step, heads=heads), wv.transcript_html(trace, step),
-                wv.word_timeline_figure(trace, cursor=t, highlight=(start, end),
-                                        window=WORDS_WINDOW_S),
-                wv.cross_attention_map_figure(trace, heads=heads, step=step))
-    except LabError as exc:
-        gr.Warning(str(exc))
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return STEP_VIEWS.skip()
+    return STEP_VIEWS.values(**_step_views(trace, min(int(step), len(trace.steps) - 1), heads))
 
 
+@common.guarded()
 def show_encoder(trace, layer, head, crop):
     if trace is None:
         return gr.skip()
-    try:
-        return wv.encoder_attention_figure(trace, int(layer), int(head), crop=crop)
-    except LabError as exc:
-        gr.Warning(str(exc))
-        return gr.skip()
+    return wv.encoder_attention_figure(trace, int(layer), int(head), crop=crop)
 
 
 def build() -> None:
     gr.Markdown(ABOUT)
-    trace_state = gr.State(None, time_to_live=3600)
+    trace = common.trace_state()
     with gr.Row():
         with gr.Column(scale=2):
-            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", format=None,
-                             elem_id="whisper-audio",
-                             label="Audio (≤ 30 s is one window)")
+            audio = common.audio_input(f"Audio (≤ {WINDOW_SECONDS:.0f} s is one window)",
+                                       elem_id="whisper-audio", format=None)
             reference = gr.Textbox(label="Reference text (optional, for WER)", lines=1)
         with gr.Column(scale=1):
             model_id = gr.Dropdown(model_choices(), value=models.DEFAULTS[FAMILY], label="Model")
@@ -222,10 +176,8 @@ def build() -> None:
             heads = gr.Dropdown(["alignment", "all"], value="alignment", allow_custom_value=False,
                                 label="Cross-attention heads")
             run = gr.Button("Run", variant="primary", elem_id="whisper-run")
-    rows = example_rows()
-    if rows:
-        gr.Examples(rows, inputs=[audio, reference], label="Example clips (espeak-ng voices)")
-    status = gr.Markdown("Pick a clip and press **Run**.", elem_id="whisper-status")
+    common.examples(audio, reference)
+    status = common.status_box("Pick a clip and press **Run**.", elem_id="whisper-status")
     text = gr.Textbox(label="Transcript", interactive=False)
     transcript = gr.HTML(label="Tokens (shade = uncertainty; box = selected step)",
                          elem_id="whisper-tokens")
@@ -249,12 +201,10 @@ def build() -> None:
     with gr.Accordion("Trace contents (describe())", open=False):
         describe = gr.Code(label="trace.describe()", language=None)
 
-    outputs = [status, text, transcript, step, step_plot, words_plot, mel_plot, enc_plot,
-               map_plot, beam_plot, wer, describe, heads, layer, head, trace_state]  # OUTPUTS
-    run.click(transcribe, [audio, model_id, reference, beam_size, top_k, heads], outputs,
-              api_name="transcribe")
-    step_views = [step_plot, transcript, words_plot, map_plot]
-    step.release(show_step, [trace_state, step, heads], step_views, api_name="step")
-    heads.change(show_step, [trace_state, step, heads], step_views, api_name=False)
+    ui = locals()
+    run.click(transcribe, [audio, model_id, reference, beam_size, top_k, heads],
+              OUTPUTS.components(ui), api_name="transcribe")
+    step.release(show_step, [trace, step, heads], STEP_VIEWS.components(ui), api_name="step")
+    heads.change(show_step, [trace, step, heads], STEP_VIEWS.components(ui), api_name=False)
     gr.on([layer.release, head.release, crop.change], show_encoder,
-          [trace_state, layer, head, crop], enc_plot, api_name="encoder_attention")
+          [trace, layer, head, crop], enc_plot, api_name="encoder_attention")

@@ -65,11 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--host", default=os.environ.get("AUDIOLAB_HOST", "127.0.0.1"))
     a.add_argument("--port", type=int, default=int(os.environ.get("AUDIOLAB_PORT", "7860")))
     a.set_defaults(func=_cmd_app)
-    tr = sub.add_parser("train", help="train a zoo model (lab/zoo): CPU, seeded, writes lab/zoo/<id>/")
-    from .zoo import train as zoo_train
-
-    zoo_train.add_arguments(tr)
-    tr.set_defaults(func=lambda args: print(json.dumps(zoo_train.run(args), indent=1, default=str)) or 0)
+    tr = sub.add_parser("train", help="train a zoo model (training/zoo, from a checkout with the "
+                        "[train] extra): CPU, seeded, writes lab/zoo/<id>/")
+    zoo_train = _training()
+    if isinstance(zoo_train, str):
+        tr.add_argument("args", nargs=argparse.REMAINDER)
+        tr.set_defaults(func=lambda args, why=zoo_train: _no_training(why))
+    else:
+        zoo_train.add_arguments(tr)
+        tr.set_defaults(func=lambda args: _run_train(zoo_train, args))
     t = sub.add_parser("trace", help="trace one input through a model")
     tsub = t.add_subparsers(dest="family", required=True)
     for fam, mod in _available_families().items():
@@ -78,6 +82,39 @@ def build_parser() -> argparse.ArgumentParser:
         fp.add_argument("--json", action="store_true", help="print one JSON object")
         fp.set_defaults(func=lambda args, mod=mod: _run_trace(mod, args))
     return p
+
+
+def _training():
+    """``training.zoo.train`` (the recipes live beside ``lab/`` in a checkout, not in the wheel), or
+    why it does not import."""
+    try:
+        return importlib.import_module("training.zoo.train")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("training", "training.zoo", "training.zoo.train"):
+            return f"a training dependency is missing ({exc})"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # an editable install
+    if os.path.isfile(os.path.join(root, "training", "zoo", "train.py")):
+        sys.path.insert(0, root)
+        try:
+            return importlib.import_module("training.zoo.train")
+        except ModuleNotFoundError as exc:
+            return f"a training dependency is missing ({exc})"
+    return "the training recipes are not installed"
+
+
+def _run_train(zoo_train, args) -> int:
+    try:
+        result = zoo_train.run(args)
+    except ModuleNotFoundError as exc:  # wordfreq, scikit-learn: the [train] extra
+        return _no_training(f"a training dependency is missing ({exc})")
+    print(json.dumps(result, indent=1, default=str))
+    return 0
+
+
+def _no_training(why: str) -> int:
+    print(f"audiolab: error: {why}. `audiolab train` runs from a checkout of the lab: "
+          'install from a checkout with the [train] extra (pip install -e ".[train]")', file=sys.stderr)
+    return 2
 
 
 def _run_trace(mod, args) -> int:

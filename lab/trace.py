@@ -22,15 +22,15 @@ axis               meaning
 """
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 
+from .capture import HookFn, count_hooks, hooks, model_lock, module_at  # noqa: F401 (re-exported)
 from .errors import LabError
 
 
@@ -165,6 +165,13 @@ class Trace:
             lines.append(f"  time bases: {tb}")
         return "\n".join(lines)
 
+    def hooks(self, model: torch.nn.Module, installs: Iterable, **kw):
+        """``lab.capture.hooks(model, installs, **kw)``: hooks installed under the model's lock
+        for a ``with`` block, removed in ``finally``."""
+        from .capture import hooks as _hooks
+
+        return _hooks(model, installs, **kw)
+
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.tensors.values())
 
@@ -209,48 +216,3 @@ def _jsonable(x):
         return list(x)
     return str(x)
 
-
-# -- hooks --------------------------------------------------------------------------------
-HookFn = Callable[[torch.nn.Module, tuple, Any], Any]
-
-
-@contextlib.contextmanager
-def hooks(model: torch.nn.Module, installs: Iterable[tuple[torch.nn.Module, HookFn]],
-          *, pre: bool = False, with_kwargs: bool = False) -> Iterator[None]:
-    """Install forward (or forward-pre) hooks for the duration of a ``with`` block.
-
-    ``installs``: (module, fn) pairs. Every handle is removed in ``finally``, also when the
-    block raises. ``model`` is only used for the error message of a bad path.
-    """
-    handles = []
-    try:
-        for module, fn in installs:
-            if pre:
-                handles.append(module.register_forward_pre_hook(fn, with_kwargs=with_kwargs))
-            else:
-                handles.append(module.register_forward_hook(fn, with_kwargs=with_kwargs))
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
-def module_at(model: torch.nn.Module, path: str) -> torch.nn.Module:
-    """The submodule at dotted HF ``path``; a LabError names the path when it is missing
-    (transformers renamed it: update the family's mapping table)."""
-    try:
-        return model.get_submodule(path)
-    except AttributeError:
-        raise LabError(f"{type(model).__name__} has no module {path!r}: the family's "
-                       "module table needs updating for this transformers version") from None
-
-
-def count_hooks(model: torch.nn.Module) -> int:
-    """Number of forward / pre-forward hooks installed anywhere in ``model``, not counting
-    transformers 5's own output-capturing hooks (it installs those permanently the first time
-    hidden states or attentions are requested)."""
-    n = 0
-    for m in model.modules():
-        for h in list(m._forward_hooks.values()) + list(m._forward_pre_hooks.values()):
-            n += "output_capturing_hook" not in getattr(h, "__qualname__", "")
-    return n

@@ -24,10 +24,10 @@ import time
 import numpy as np
 import torch
 
-from lab.zoo import data
-from lab.zoo import train_whisper_ctc as T
-from lab.zoo.common import bucketed_batches, encode_text, warmup_cosine
-from lab.zoo.whisper_ctc import WhisperCTCFeatureExtractor, WhisperCTCForCTC
+from lab.ctc.whisper_ctc import WhisperCTCFeatureExtractor, WhisperCTCForCTC
+from training.zoo import data
+from training.zoo import train_whisper_ctc as T
+from training.zoo.common import bucketed_batches, encode_text, warmup_cosine
 
 
 def build(k: int) -> tuple[WhisperCTCForCTC, WhisperCTCFeatureExtractor, list]:

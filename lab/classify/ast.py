@@ -51,12 +51,13 @@ from __future__ import annotations
 import torch
 
 from ..errors import LabError
-from ..trace import CapturePolicy, Trace, hooks, module_at
+from ..capture import AttentionRecorder, hooks, module_at
+from ..trace import CapturePolicy, Trace
 from . import common, names
+from .constants import FBANK_HOP_SECONDS, FBANK_WINDOW_SECONDS, SAMPLE_RATE, TOP_K
 from .rollout import rollout_rows
 
-WINDOW_SECONDS = 0.025  # Kaldi fbank frame length used by ASTFeatureExtractor
-HOP_SECONDS = 0.010  # Kaldi fbank frame shift
+HOP_SECONDS = FBANK_HOP_SECONDS  # old name
 
 
 def patch_grid(config) -> tuple[int, int]:
@@ -88,14 +89,14 @@ def extract_patches(fbank: torch.Tensor, config) -> torch.Tensor:
 def fbank_frames(n_samples: int, sample_rate: int) -> int:
     """Frames the extractor computes from ``n_samples`` before padding/cutting
     (25 ms windows, 10 ms hop, no centering: ``1 + (n - window) // hop``)."""
-    win, hop = round(WINDOW_SECONDS * sample_rate), round(HOP_SECONDS * sample_rate)
+    win, hop = round(FBANK_WINDOW_SECONDS * sample_rate), round(FBANK_HOP_SECONDS * sample_rate)
     if n_samples < win:
         raise LabError(f"audio is {n_samples / sample_rate * 1000:.0f} ms long; AST needs at least "
-                       f"one {WINDOW_SECONDS * 1000:.0f} ms window")
+                       f"one {FBANK_WINDOW_SECONDS * 1000:.0f} ms window")
     return 1 + (n_samples - win) // hop
 
 
-def trace_ast(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int = 5,
+def trace_ast(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int = TOP_K,
               activation: str | None = None) -> Trace:
     """Run ``ASTForAudioClassification`` on ``audio`` and capture everything listed above.
 
@@ -109,7 +110,7 @@ def trace_ast(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int 
     if paths.kind != "ast":
         raise LabError(f"{type(model).__name__} is not an AST model; use trace_classify")
     cfg = model.config
-    sr = int(getattr(fe, "sampling_rate", 16000))
+    sr = int(getattr(fe, "sampling_rate", SAMPLE_RATE))
     clip = common.as_audio(audio, sr)
     policy = policy or CapturePolicy()
     grid = patch_grid(cfg)
@@ -138,33 +139,27 @@ def trace_ast(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int 
             got[name] = inputs[0].detach().clone()
         return fn
 
-    def attn_hook(i):
-        def fn(_m, _inputs, output):
-            w = output[1] if isinstance(output, (tuple, list)) and len(output) > 1 else None
-            if w is None:
-                return
-            w = w.detach()[0]  # (head, query_token, key_token)
-            attn_mean.append(w.float().mean(0))
-            cls_rows.append(w[:, 0, :].float().clone())
-            if policy.keeps_layer(i) and policy.keeps(f"encoder.layers.{i}.attn.pattern"):
-                # stored at the policy's attention dtype right away (fp16: half of an fp32 copy)
-                patterns[i] = policy.select_heads(w).to(policy.attn_dtype, copy=True)
-        return fn
+    def on_weights(i, w):  # w: (head, query_token, key_token)
+        attn_mean.append(w.float().mean(0))
+        cls_rows.append(w[:, 0, :].float().clone())
+        if policy.keeps_layer(i) and policy.keeps(f"encoder.layers.{i}.attn.pattern"):
+            # stored at the policy's attention dtype right away (fp16: half of an fp32 copy)
+            patterns[i] = policy.select_heads(w).to(policy.attn_dtype, copy=True)
+
+    attn = AttentionRecorder(model, part="AST encoder", on_weights=on_weights)
 
     installs = [(module_at(model, paths.parts["patch_embeddings"]), keep("patch_embeddings")),
                 (module_at(model, paths.parts["embeddings"]), keep("embeddings")),
                 (module_at(model, paths.parts["classifier"]), keep_input("pooled"))]
-    installs += [(module_at(model, paths.attn(i)), attn_hook(i)) for i in range(cfg.num_hidden_layers)]
+    installs += [(module_at(model, paths.attn(i)), attn.hook(i)) for i in range(cfg.num_hidden_layers)]
     with torch.no_grad(), hooks(model, installs):
         logits = model(x).logits[0]
 
-    if len(attn_mean) != cfg.num_hidden_layers:
-        raise LabError("AST attention came back empty: load the model with "
-                       "attn_implementation='eager' (lab.models.resolve(..., attention=True))")
+    attn.check()
 
     t = Trace(family="classify", model_id=loaded.model_id, weights_source=loaded.weights_source,
               policy=policy)
-    hop = round(HOP_SECONDS * sr)
+    hop = round(FBANK_HOP_SECONDS * sr)
     t.time_bases = {"sample": float(sr), "mel_frame": sr / hop,
                     "time_patch": sr / hop / int(cfg.time_stride)}
     emb = module_at(model, paths.parts["embeddings"])

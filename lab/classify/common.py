@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from ..audio import Audio, load_audio
+from .. import capture as _core
+from ..audio import Audio
 from ..errors import LabError
 
 SIGMOID, SOFTMAX = "sigmoid", "softmax"
@@ -24,22 +25,12 @@ _DEFAULT_ACTIVATION = {"ast": SIGMOID, "sequence": SOFTMAX, "frames": SOFTMAX}
 
 def as_loaded(loaded):
     """A ``lab.models.Loaded``; a string is resolved (cached) as a classify model id."""
-    if isinstance(loaded, str):
-        from ..models import load_cached
-
-        return load_cached(loaded, family="classify")
-    if not hasattr(loaded, "model") or not hasattr(loaded, "processor"):
-        raise LabError(f"expected a lab.models.Loaded or a model id, got {type(loaded).__name__}")
-    return loaded
+    return _core.as_loaded(loaded, "classify")
 
 
 def as_audio(audio, sample_rate: int) -> Audio:
     """Validated mono float32 audio at ``sample_rate`` (anything ``load_audio`` takes)."""
-    if isinstance(audio, Audio) and audio.sample_rate == sample_rate:
-        return audio
-    if isinstance(audio, Audio):
-        return load_audio((audio.sample_rate, audio.samples), sample_rate)
-    return load_audio(audio, sample_rate)
+    return _core.as_audio(audio, sample_rate)
 
 
 def label_names(config) -> list[str]:

@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..capture import AttentionRecorder, hooks, module_at
 from ..errors import LabError
-from ..trace import CapturePolicy, Trace, hooks, module_at
+from ..trace import CapturePolicy, Trace
 from . import common
+from .constants import SAMPLE_RATE
 
 
 @dataclass
@@ -45,7 +47,7 @@ def prepare(clip, fe, pad_seconds: float = 0.0):
     ``pad_seconds`` > 0 appends that much padding the way batching does (zeros plus an attention
     mask marking them), so the masked mean can be watched ignoring the padded frames.
     """
-    sr = int(getattr(fe, "sampling_rate", 16000))
+    sr = int(getattr(fe, "sampling_rate", SAMPLE_RATE))
     if pad_seconds < 0:
         raise LabError(f"pad_seconds must be >= 0, not {pad_seconds}")
     if pad_seconds > 0:
@@ -65,9 +67,14 @@ def run(model, paths, input_values, attention_mask, policy: CapturePolicy,
     n_layers = int(cfg.num_hidden_layers)
     hidden: dict[int, torch.Tensor] = {}
     patterns: dict[int, torch.Tensor] = {}
-    seen = [0]
     want_attn = [policy.keeps_layer(i) and policy.keeps(f"encoder.layers.{i}.attn.pattern")
                  for i in range(n_layers)]
+
+    def on_weights(i, w):  # w: (head, query_frame, key_frame)
+        if want_attn[i]:
+            patterns[i] = policy.select_heads(w).to(policy.attn_dtype, copy=True)
+
+    attn = AttentionRecorder(model, part="encoder", on_weights=on_weights)
 
     def first_input(_m, args, kwargs):
         h = args[0] if args else kwargs["hidden_states"]
@@ -78,18 +85,8 @@ def run(model, paths, input_values, attention_mask, policy: CapturePolicy,
             hidden[i + 1] = common.forward_hook_output(output).detach()[0].clone()
         return fn
 
-    def attn_out(i):
-        def fn(_m, _inputs, output):
-            w = output[1] if isinstance(output, (tuple, list)) and len(output) > 1 else None
-            if w is None:
-                return
-            seen[0] += 1
-            if want_attn[i]:
-                patterns[i] = policy.select_heads(w.detach()[0]).to(policy.attn_dtype, copy=True)
-        return fn
-
     installs = [(module_at(model, paths.layer(i)), layer_out(i)) for i in range(n_layers)]
-    installs += [(module_at(model, paths.attn(i)), attn_out(i)) for i in range(n_layers)]
+    installs += [(module_at(model, paths.attn(i)), attn.hook(i)) for i in range(n_layers)]
     installs += list(extra or [])
     dev = common.model_device(model)
     x = input_values.to(dev)
@@ -98,11 +95,10 @@ def run(model, paths, input_values, attention_mask, policy: CapturePolicy,
             hooks(model, [(module_at(model, paths.layer(0)), first_input)], pre=True, with_kwargs=True), \
             hooks(model, installs):
         output = model(x, attention_mask=am) if am is not None else model(x)
-    if any(want_attn) and seen[0] == 0:
-        raise LabError("encoder attention came back empty: load the model with "
-                       "attn_implementation='eager' (lab.models.resolve(..., attention=True))")
+    if any(want_attn):
+        attn.check()
     r = EncoderRun(output=output, hidden=[hidden[i] for i in sorted(hidden)], patterns=patterns,
-                   n_attention=seen[0], got=got if got is not None else {}, input_values=x,
+                   n_attention=len(attn.seen), got=got if got is not None else {}, input_values=x,
                    attention_mask=am)
     n_frames = r.hidden[-1].shape[0]
     if am is None:
@@ -115,7 +111,7 @@ def run(model, paths, input_values, attention_mask, policy: CapturePolicy,
 def new_trace(loaded, clip, fe, run_: EncoderRun, policy: CapturePolicy) -> Trace:
     """A Trace holding the shared encoder captures and time bases."""
     cfg = loaded.model.config
-    sr = int(getattr(fe, "sampling_rate", 16000))
+    sr = int(getattr(fe, "sampling_rate", SAMPLE_RATE))
     t = Trace(family="classify", model_id=loaded.model_id, weights_source=loaded.weights_source,
               policy=policy)
     t.time_bases = {"sample": float(sr), "encoder_frame": sr / float(np.prod(cfg.conv_stride))}

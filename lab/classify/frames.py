@@ -18,10 +18,11 @@ import torch
 from ..errors import LabError
 from ..trace import CapturePolicy, Trace, module_at
 from . import common, encoder, names
+from .constants import FRAME_THRESHOLD, SAMPLE_RATE, TOP_K
 
 
-def trace_frames(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int = 5,
-                 activation: str | None = None, threshold: float = 0.5) -> Trace:
+def trace_frames(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int = TOP_K,
+                 activation: str | None = None, threshold: float = FRAME_THRESHOLD) -> Trace:
     """Run a frame classifier on ``audio``; per-frame logits, probabilities and label segments."""
     loaded = common.as_loaded(loaded)
     model, fe = loaded.model, loaded.processor
@@ -30,7 +31,7 @@ def trace_frames(audio, loaded, *, policy: CapturePolicy | None = None, top_k: i
         raise LabError(f"{type(model).__name__} is not a frame classifier; use trace_classify")
     cfg = model.config
     policy = policy or CapturePolicy()
-    clip = common.as_audio(audio, int(getattr(fe, "sampling_rate", 16000)))
+    clip = common.as_audio(audio, int(getattr(fe, "sampling_rate", SAMPLE_RATE)))
     activation, why = common.activation_for(cfg, "frames", activation)
     x, am = encoder.prepare(clip, fe)
 
@@ -72,7 +73,7 @@ def trace_frames(audio, loaded, *, policy: CapturePolicy | None = None, top_k: i
 
 
 def segments(probs: torch.Tensor, label_names: list[str], frames_per_second: float,
-             activation: str, threshold: float = 0.5, n_content: int | None = None) -> list[dict]:
+             activation: str, threshold: float = FRAME_THRESHOLD, n_content: int | None = None) -> list[dict]:
     """Label segments from (frame, label) probabilities (see the module docstring)."""
     if probs.dim() != 2:
         raise ValueError(f"expected (frame, label) probabilities, got {tuple(probs.shape)}")

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import LabError
+from .constants import SAMPLE_RATE
 
 _PREFIX = {"wav2vec2": "Wav2Vec2", "hubert": "Hubert", "data2vec-audio": "Data2VecAudio",
            "wavlm": "WavLM", "unispeech-sat": "UniSpeechSat", "wav2vec2-conformer": "Wav2Vec2Conformer"}
@@ -48,7 +49,7 @@ def _head_of(architecture: str) -> str | None:
     return None
 
 
-def head_row(config, head: str, n_samples: int = 16000) -> dict[str, Any]:
+def head_row(config, head: str, n_samples: int = SAMPLE_RATE) -> dict[str, Any]:
     """One row of the comparison for ``head`` in ("ctc", "sequence", "frame") on ``config``.
 
     Keys: ``head``, ``architecture``, ``exists`` (the class is in transformers), ``layers`` (text),
@@ -102,7 +103,7 @@ def head_row(config, head: str, n_samples: int = 16000) -> dict[str, Any]:
     return row
 
 
-def three_heads(source, n_samples: int = 16000) -> list[dict[str, Any]]:
+def three_heads(source, n_samples: int = SAMPLE_RATE) -> list[dict[str, Any]]:
     """The comparison rows.
 
     ``source``: one encoder config (or model) -> its three heads, each sized from that config;
@@ -129,5 +130,5 @@ def three_heads(source, n_samples: int = 16000) -> list[dict[str, Any]]:
     return [head_row(cfg, h, n_samples) for h in HEADS]
 
 
-def frames_per_second(config, sample_rate: int = 16000) -> float:
+def frames_per_second(config, sample_rate: int = SAMPLE_RATE) -> float:
     return sample_rate / float(np.prod(config.conv_stride))

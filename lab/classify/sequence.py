@@ -27,9 +27,10 @@ import torch
 from ..errors import LabError
 from ..trace import CapturePolicy, Trace, module_at
 from . import common, encoder, names
+from .constants import SAMPLE_RATE, TOP_K
 
 
-def trace_sequence(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int = 5,
+def trace_sequence(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int = TOP_K,
                    activation: str | None = None, pad_seconds: float = 0.0) -> Trace:
     """Run a sequence classifier on ``audio`` and capture the head step by step.
 
@@ -42,7 +43,7 @@ def trace_sequence(audio, loaded, *, policy: CapturePolicy | None = None, top_k:
         raise LabError(f"{type(model).__name__} is not a sequence classifier; use trace_classify")
     cfg = model.config
     policy = policy or CapturePolicy()
-    clip = common.as_audio(audio, int(getattr(fe, "sampling_rate", 16000)))
+    clip = common.as_audio(audio, int(getattr(fe, "sampling_rate", SAMPLE_RATE)))
     activation, why = common.activation_for(cfg, "sequence", activation)
     x, am = encoder.prepare(clip, fe, pad_seconds)
 

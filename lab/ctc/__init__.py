@@ -1,6 +1,6 @@
 """The CTC lab: raw-waveform and mel-input ``*ForCTC`` models, from waveform to collapsed text.
 
-- ``trace_ctc(audio, loaded, ...) -> Trace``    capture (capture.py; names in names.py)
+- ``trace_ctc(audio, loaded, ...) -> Trace``    capture (capture.py; names in names.py: ``describe()``)
 - ``collapse`` / ``Vocab``                     greedy decoding stages with frame spans (collapse.py)
 - ``forced_align`` / ``align_reference``       CTC Viterbi alignment of a reference (align.py)
 - ``build_lm`` / ``beam_decode`` / ``compare`` beam search with an n-gram LM from text (lm.py)
@@ -19,6 +19,7 @@ _EXPORTS = {
     "build_lm": "lm", "beam_decode": "lm", "compare": "lm",
     "geometry": "frames", "FrameGeometry": "frames",
     "wer_cer": "score",
+    "describe": "names", "AXES": "names", "META": "names", "MODULES": "names",
 }
 
 __all__ = list(_EXPORTS)

@@ -17,24 +17,22 @@ from typing import Any
 
 import torch
 
-from ..audio import Audio, load_audio
+from .. import capture as _core
+from ..audio import Audio
+from ..capture import AttentionRecorder, hooks, module_at
 from ..errors import LabError
-from ..trace import CapturePolicy, Trace, hooks, module_at
+from ..trace import CapturePolicy, Trace
 from . import names as N
 from .collapse import Vocab, collapse, with_seconds
+from .constants import BEAM_SIZE, LM_ALPHA, LM_BETA, SAMPLE_RATE, TOP_K
 from .frames import FrameGeometry, geometry
 
 ATTN_BUDGET_BYTES = 64 * 2**20  # fp16 attention patterns kept by the default policy
 CONV_BUDGET_BYTES = 64 * 2**20  # conv feature maps (fp32) kept by the default policy
-TOP_K = 5
 
 
 def _as_loaded(loaded):
-    if isinstance(loaded, str) or loaded is None:
-        from ..models import load_cached
-
-        return load_cached(loaded, family="ctc")
-    return loaded
+    return _core.as_loaded(loaded, "ctc")
 
 
 def parts(loaded) -> tuple[Any, Any, Any]:
@@ -100,24 +98,20 @@ def default_policy(model, spec: N.ArchSpec, geom: FrameGeometry) -> CapturePolic
 
 
 def _prepare(audio, fe) -> Audio:
-    sr = int(getattr(fe, "sampling_rate", 16000))
-    if isinstance(audio, Audio) and audio.sample_rate == sr:
-        return audio
-    if isinstance(audio, Audio):
-        return load_audio(audio.samples, sr, source_rate=audio.sample_rate)
-    return load_audio(audio, sr)
+    """``audio`` at the feature extractor's sampling rate."""
+    return _core.as_audio(audio, int(getattr(fe, "sampling_rate", SAMPLE_RATE)))
 
 
 def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k: int = TOP_K,
               reference: str | None = None, lm=None, lm_text: str | None = None,
-              beam_width: int | None = None, alpha: float | None = None, beta: float | None = None,
+              beam_size: int | None = None, alpha: float | None = None, beta: float | None = None,
               hotwords: list[str] | None = None) -> Trace:
     """Run ``audio`` through a CTC model and capture every stage.
 
     ``audio``: anything :func:`lab.audio.load_audio` takes, or an :class:`Audio`.
     ``loaded``: a :class:`lab.models.Loaded` (or a model id). ``reference``: a transcript to
     force-align (character / word spans) and score (WER / CER). ``lm`` (an
-    :class:`lab.ctc.lm.NgramLM`) or ``lm_text`` (text to build one from), ``beam_width``: also run
+    :class:`lab.ctc.lm.NgramLM`) or ``lm_text`` (text to build one from), ``beam_size``: also run
     beam search with / without the LM (``meta["decoders"]``, ``meta["beam_text"]``).
     """
     loaded = _as_loaded(loaded)
@@ -172,24 +166,12 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
             tr.add("feature_projection.output", out[0], ("frame", "hidden"))
         installs.append((module_at(model, spec.feature_projection), proj_hook))
     attn_mods = N.attention_modules(model, spec)
-    wanted = [i for i in range(len(attn_mods))
-              if policy.keeps(f"encoder.layers.{i}.attn.pattern") and policy.keeps_layer(i)]
-    missing: list[int] = []
-
-    def attn_hook(i):
-        name = f"encoder.layers.{i}.attn.pattern"
-
-        def fn(_m, _inp, out):
-            w = out[spec.attn_index] if isinstance(out, tuple) and len(out) > spec.attn_index else None
-            if w is None:
-                missing.append(i)
-                return
-            tr.add(name, policy.select_heads(w[0], 0), ("head", "query_frame", "key_frame"),
-                   attention=True)
-        return fn
-
+    attn = AttentionRecorder(model, trace=tr, name="encoder.layers.{i}.attn.pattern",
+                             axes=("head", "query_frame", "key_frame"), index=spec.attn_index,
+                             part=f"{loaded.model_id} encoder")
+    wanted = attn.wanted(len(attn_mods))
     for i in wanted:
-        installs.append((attn_mods[i][1], attn_hook(i)))
+        installs.append((attn_mods[i][1], attn.hook(i)))
 
     keep_hidden = any(policy.keeps(n) for n in ("encoder.hidden", "encoder.hidden.0"))
     dev = getattr(loaded, "device", None) or next(model.parameters()).device
@@ -201,10 +183,7 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
         out = model(**kw, output_hidden_states=keep_hidden,
                     output_attentions=bool(wanted) and spec.attn_needs_flag, return_dict=True)
     forward_s = time.perf_counter() - t0
-    if wanted and missing:
-        raise LabError(f"attention capture came back empty for layers {sorted(set(missing))} of "
-                       f"{loaded.model_id}: load the model with attn_implementation='eager' "
-                       "(lab.models.resolve(..., attention=True))")
+    attn.check()
 
     # -- hidden states ------------------------------------------------------------------------
     if keep_hidden and out.hidden_states:
@@ -249,8 +228,8 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
     })
     if reference:
         score_reference(tr, reference, vocab=vocab, log_probs=log_probs)
-    if lm is not None or lm_text or beam_width:
-        decode_with_beams(tr, vocab=vocab, lm=lm, lm_text=lm_text, beam_width=beam_width,
+    if lm is not None or lm_text or beam_size:
+        decode_with_beams(tr, vocab=vocab, lm=lm, lm_text=lm_text, beam_size=beam_size,
                           alpha=alpha, beta=beta, log_probs=log_probs, hotwords=hotwords)
     return tr
 
@@ -299,23 +278,25 @@ def score_reference(tr: Trace, reference: str, *, vocab: Vocab, log_probs=None) 
 
 
 def decode_with_beams(tr: Trace, *, vocab: Vocab, lm=None, lm_text: str | None = None,
-                      beam_width: int | None = None, alpha: float | None = None,
+                      beam_size: int | None = None, alpha: float | None = None,
                       beta: float | None = None, log_probs=None, hotwords=None) -> dict:
     """Greedy vs beam (vs beam + LM) into ``meta["decoders"]``; ``meta["beam_text"]`` is the
-    best of them (beam + LM when there is an LM)."""
+    best of them (beam + LM when there is an LM). ``beam_size``: hypotheses kept
+    (default ``BEAM_SIZE``)."""
     from . import lm as L
 
+    beam_size = beam_size or BEAM_SIZE
     if lm is None and lm_text:
         lm = L.build_lm(lm_text, vocab)
     if log_probs is None:
         log_probs = torch.log_softmax(tr["ctc.logits"].float(), dim=-1)
     t0 = time.perf_counter()
-    dec = L.compare(log_probs, vocab, tr.meta["text"], lm=lm, beam_width=beam_width or L.DEFAULT_BEAM,
-                    alpha=L.DEFAULT_ALPHA if alpha is None else alpha,
-                    beta=L.DEFAULT_BETA if beta is None else beta,
+    dec = L.compare(log_probs, vocab, tr.meta["text"], lm=lm, beam_size=beam_size,
+                    alpha=LM_ALPHA if alpha is None else alpha,
+                    beta=LM_BETA if beta is None else beta,
                     frames_per_second=tr.meta["frames_per_second"])
     if hotwords:
-        dec["beam_hotwords"] = L.beam_decode(log_probs, vocab, beam_width=beam_width or L.DEFAULT_BEAM,
+        dec["beam_hotwords"] = L.beam_decode(log_probs, vocab, beam_size=beam_size,
                                              lm=lm, hotwords=hotwords,
                                              frames_per_second=tr.meta["frames_per_second"])
     tr.meta["timings"]["decode_s"] = time.perf_counter() - t0

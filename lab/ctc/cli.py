@@ -54,7 +54,7 @@ def run(args) -> dict:
 
     policy = CapturePolicy(names=["input.*", "ctc.*"])  # the CLI prints no attention / hidden states
     tr = trace_ctc(args.file, loaded, policy=policy, top_k=args.top_k, reference=args.reference,
-                   lm=lm, beam_width=args.beam)
+                   lm=lm, beam_size=args.beam)
     m = tr.meta
     out = {
         "model": tr.model_id,
@@ -87,5 +87,5 @@ def run(args) -> dict:
             out["beam_lm_text"] = d["beam_lm"]["text"]
             out["lm"] = d["beam_lm"]["lm"]
             out["changed_by_lm"] = d.get("changed_by_lm", [])
-        out["beam_width"] = d["beam"]["beam_width"]
+        out["beam_size"] = d["beam"]["beam_size"]
     return out

@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from itertools import groupby
 from typing import Sequence
 
-BLANK_MARK = "_"
-DELIM_MARK = "|"
+from .constants import BLANK_MARK, DELIMITER_MARK
+
+DELIM_MARK = DELIMITER_MARK  # old name
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Vocab:
     tokens: list[str]  # id -> token string
     blank_id: int
     blank: str  # the pad token string (HF uses pad as the CTC blank)
-    delimiter: str | None = "|"  # word delimiter token
+    delimiter: str | None = DELIMITER_MARK  # word delimiter token
     replace_delimiter: str = " "
     lower: bool = False
     cleanup: object = None  # callable(str) -> str when the tokenizer cleans up spaces

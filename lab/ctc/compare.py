@@ -9,6 +9,9 @@ from __future__ import annotations
 import time
 
 from ..audio import load_audio
+from ..whisper.constants import (ENCODER_FRAMES_PER_SECOND, MEL_FRAMES_PER_SECOND, WINDOW_MEL_FRAMES,
+                                 WINDOW_SECONDS)
+from .constants import SAMPLE_RATE
 from .score import wer_cer
 
 
@@ -40,10 +43,10 @@ def _whisper_row(clip, loaded, reference) -> dict:
     tr = trace_whisper(clip, loaded, word_timestamps=False)
     dt = time.perf_counter() - t0
     m = tr.meta
-    mel = tr["input.log_mel"].shape[-1] if "input.log_mel" in tr else 3000
-    enc = tr.time_bases.get("encoder_frame", 50)
-    stages = [("samples", len(clip.samples), "16000/s"),
-              ("mel frames (padded to 30 s)", int(mel), "100/s"),
+    mel = tr["input.log_mel"].shape[-1] if "input.log_mel" in tr else WINDOW_MEL_FRAMES
+    enc = tr.time_bases.get("encoder_frame", ENCODER_FRAMES_PER_SECOND)
+    stages = [("samples", len(clip.samples), f"{SAMPLE_RATE}/s"),
+              ("mel frames (padded to 30 s)", int(mel), f"{MEL_FRAMES_PER_SECOND:.0f}/s"),
               ("  of which hold audio", int(m.get("n_content_mel_frames", mel)), ""),
               ("encoder frames", int(mel) // 2, f"{enc:.4g}/s"),
               ("decoder steps (tokens)", len(tr.steps), ""),
@@ -57,6 +60,6 @@ def _whisper_row(clip, loaded, reference) -> dict:
 def compare(audio, ctc_loaded, whisper_loaded, reference: str | None = None) -> list[dict]:
     """One row per model: ``{family, model, weights_source, text, seconds, decoder_passes,
     stages: [(stage, length, rate)], wer (score.wer_cer or None), trace}``."""
-    clip = load_audio(audio, 16000, max_seconds=30.0)
+    clip = load_audio(audio, SAMPLE_RATE, max_seconds=WINDOW_SECONDS)
     reference = (reference or "").strip() or None
     return [_ctc_row(clip, ctc_loaded, reference), _whisper_row(clip, whisper_loaded, reference)]

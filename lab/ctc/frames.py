@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .constants import FBANK_HOP_SECONDS, FBANK_WINDOW_SECONDS, SAMPLE_RATE
+
 
 @dataclass(frozen=True)
 class LayerGeometry:
@@ -133,7 +135,7 @@ def conv_out_length(length: int, kernel: int, stride: int, padding: int = 0) -> 
     return n // stride + 1 if n >= 0 else 0
 
 
-def chain(kernels, strides, *, sample_rate: int = 16000, paddings=None, input_hop: int = 1,
+def chain(kernels, strides, *, sample_rate: int = SAMPLE_RATE, paddings=None, input_hop: int = 1,
           input_window: int = 1, input_offset: int = 0, input_length: int | None = None
           ) -> tuple[LayerGeometry, ...]:
     """Geometry of a stack of convolutions over an input with the given hop/window (samples)."""
@@ -165,8 +167,8 @@ def feature_frames(feature_extractor) -> tuple[int, int, int]:
     name = type(fe).__name__
     if name.startswith("SeamlessM4T"):
         stride = int(getattr(fe, "stride", 1))
-        hop = 160 * fe.sampling_rate // 16000  # Kaldi fbank: 10 ms shift, 25 ms window
-        window = 400 * fe.sampling_rate // 16000
+        hop = round(FBANK_HOP_SECONDS * fe.sampling_rate)  # Kaldi fbank: 10 ms shift, 25 ms window
+        window = round(FBANK_WINDOW_SECONDS * fe.sampling_rate)
         return hop * stride, window + hop * (stride - 1), 0
     hop = int(getattr(fe, "hop_length"))
     window = int(getattr(fe, "n_fft", None) or getattr(fe, "win_length", None) or hop)
@@ -181,7 +183,7 @@ def geometry(config, feature_extractor=None, *, spec=None, n_samples: int | None
     from .names import spec_for
 
     spec = spec or spec_for(config)
-    sr = int(getattr(feature_extractor, "sampling_rate", None) or 16000)
+    sr = int(getattr(feature_extractor, "sampling_rate", None) or SAMPLE_RATE)
     kernels, strides, paddings = spec.conv_geometry(config)
     if spec.input == "waveform":
         layers = chain(kernels, strides, sample_rate=sr, paddings=paddings, input_length=n_samples)

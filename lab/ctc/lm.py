@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LabError
+from .constants import BEAM_SIZE, LM_ALPHA, LM_BETA
 
-DEFAULT_BEAM = 32
-DEFAULT_ALPHA = 0.5  # LM weight
-DEFAULT_BETA = 1.0  # word insertion bonus
+DEFAULT_BEAM = BEAM_SIZE  # old names of the constants (lab/ctc/constants.py)
+DEFAULT_ALPHA = LM_ALPHA
+DEFAULT_BETA = LM_BETA
 MAX_LM_TEXT = 5_000_000  # characters
 
 
@@ -156,27 +157,27 @@ def _decoder(labels_: tuple[str, ...], lm_path: str | None, words: tuple[str, ..
                             alpha=alpha, beta=beta)
 
 
-def beam_decode(log_probs, vocab, *, beam_width: int = DEFAULT_BEAM, lm: NgramLM | None = None,
+def beam_decode(log_probs, vocab, *, beam_size: int = DEFAULT_BEAM, lm: NgramLM | None = None,
                 alpha: float = DEFAULT_ALPHA, beta: float = DEFAULT_BETA,
                 hotwords: list[str] | None = None, frames_per_second: float | None = None,
                 n_best: int = 5) -> dict:
     """Beam search over ``log_probs`` (T, C).
 
     Returns ``{"text", "words": [{word, start_frame, end_frame, start, end}], "logit_score",
-    "combined_score", "n_best": [{text, logit_score, combined_score}], "beam_width", "lm"}``.
+    "combined_score", "n_best": [{text, logit_score, combined_score}], "beam_size", "lm"}``.
     """
     lp = log_probs.detach().float().cpu().numpy() if hasattr(log_probs, "detach") else np.asarray(log_probs, np.float32)
     if lp.ndim != 2 or lp.shape[1] != len(vocab.tokens):
         raise LabError(f"log-probs of shape {lp.shape} do not match a {len(vocab.tokens)}-token vocabulary")
-    if int(beam_width) < 1:
-        raise LabError("the beam width must be at least 1")
+    if int(beam_size) < 1:
+        raise LabError("beam_size must be at least 1")
     dec = _decoder(tuple(labels(vocab)), str(lm.path) if lm else None,
                    tuple(lm.words) if lm else None, float(alpha), float(beta))
-    beams = dec.decode_beams(np.ascontiguousarray(lp, dtype=np.float32), beam_width=int(beam_width),
+    beams = dec.decode_beams(np.ascontiguousarray(lp, dtype=np.float32), beam_width=int(beam_size),
                              hotwords=list(hotwords) if hotwords else None)
     if not beams:
         return {"text": "", "words": [], "logit_score": None, "combined_score": None, "n_best": [],
-                "beam_width": int(beam_width), "lm": lm.as_dict() if lm else None}
+                "beam_size": int(beam_size), "lm": lm.as_dict() if lm else None}
     text, _, word_frames, logit_score, combined = beams[0]
     fix = (lambda s: s.lower()) if vocab.lower else (lambda s: s)
     words = []
@@ -189,20 +190,20 @@ def beam_decode(log_probs, vocab, *, beam_width: int = DEFAULT_BEAM, lm: NgramLM
             "combined_score": float(combined),
             "n_best": [{"text": fix(b[0].strip()), "logit_score": float(b[3]),
                         "combined_score": float(b[4])} for b in beams[:n_best]],
-            "beam_width": int(beam_width), "lm": lm.as_dict() if lm else None,
+            "beam_size": int(beam_size), "lm": lm.as_dict() if lm else None,
             "alpha": float(alpha) if lm else None, "beta": float(beta) if lm else None}
 
 
 def compare(log_probs, vocab, greedy_text: str, *, lm: NgramLM | None = None,
-            beam_width: int = DEFAULT_BEAM, alpha: float = DEFAULT_ALPHA, beta: float = DEFAULT_BETA,
+            beam_size: int = DEFAULT_BEAM, alpha: float = DEFAULT_ALPHA, beta: float = DEFAULT_BETA,
             frames_per_second: float | None = None) -> dict:
     """Greedy vs beam vs beam+LM on the same log-probs: ``{"greedy", "beam", "beam_lm"}`` (the
     last only with an ``lm``), each ``{"text", ...}``; ``"changed_by_lm"``: words that differ."""
     out = {"greedy": {"text": greedy_text},
-           "beam": beam_decode(log_probs, vocab, beam_width=beam_width,
+           "beam": beam_decode(log_probs, vocab, beam_size=beam_size,
                                frames_per_second=frames_per_second)}
     if lm is not None:
-        out["beam_lm"] = beam_decode(log_probs, vocab, beam_width=beam_width, lm=lm, alpha=alpha,
+        out["beam_lm"] = beam_decode(log_probs, vocab, beam_size=beam_size, lm=lm, alpha=alpha,
                                      beta=beta, frames_per_second=frames_per_second)
         a, b = out["beam"]["text"].split(), out["beam_lm"]["text"].split()
         out["changed_by_lm"] = [{"beam": x, "beam_lm": y} for x, y in zip(a, b) if x != y]

@@ -1,45 +1,88 @@
-"""The CTC family's capture names and the one table of HF module paths per architecture.
+"""The CTC family's capture names (``AXES``, ``META``) and the one table of HF module paths per
+architecture (``ARCH``, also named ``MODULES``: ``config.model_type`` -> :class:`ArchSpec`).
 
-Capture names (axes; time bases in ``Trace.time_bases``):
-
-==================================  ==========================================  =================
-name                                axes                                        notes
-==================================  ==========================================  =================
-``input.waveform``                  (sample,)                                   the 16 kHz clip
-``input.waveform_normalized``       (sample,)                                   waveform models: the
-                                                                                ``input_values`` the model
-                                                                                gets (zero mean, unit
-                                                                                variance if ``do_normalize``)
-``input.features``                  (feature_frame, feature_bin)                mel models: ``input_features``
-                                                                                (Whisper's bins-first layout
-                                                                                transposed; ``feature_layout``)
-``input.attention_mask``            (sample,) or (feature_frame,)               ones where there is audio
-``feature_encoder.conv.{i}``        (channel, conv_frame_{i})                   output of conv layer i;
-                                                                                geometry in ``meta["geometry"]``
-``feature_projection.output``       (frame, hidden)                             into the transformer
-``encoder.layers.{i}.attn.pattern`` (head, query_frame, key_frame)              eager attention, fp16
-``encoder.hidden``                  (layer, frame, hidden)                      embeddings + every layer
-``ctc.logits``                      (frame, vocab)                              the CTC head output
-``ctc.probs``                       (frame, vocab)                              softmax of the logits
-``ctc.topk_ids`` / ``ctc.topk_probs`` (frame, top_k)                            best tokens per frame
-``ctc.frame_ids``                   (frame,)                                    argmax id per frame
-==================================  ==========================================  =================
-
+``describe()`` lists what a CTC trace can hold; a test checks real traces against the tables.
 Time bases: ``sample`` (16000), ``feature_frame`` (mel models), ``conv_frame_{i}`` (each conv
 layer's rate), ``frame`` = ``query_frame`` = ``key_frame`` (CTC frames: 50/s for wav2vec2-base).
-A model whose encoder and head have different widths (the zoo's Whisper-CTC) stores
+A model whose encoder and head have different widths (the Whisper-CTC model) stores
 ``encoder.hidden.{i}`` (frame, hidden) per layer instead of one stacked tensor.
-
-Meta (JSON): ``frame_tokens`` (the seed's string: blank ``_``, word delimiter ``|``, e.g.
-``B_R_II_O_N_||_S_AWW_``), ``merged``, ``no_blanks``, ``text``, ``naive_dedupe`` and their frame
-spans (``collapse``), ``words``, ``geometry``, ``frames_per_second``, ``vocab``, ``blank_id``,
-``timings``; ``alignment`` (forced alignment of a reference), ``wer``; ``decoders`` (beam, LM).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import tables
 from ..errors import LabError
+
+# capture name -> axes (a list: alternatives by architecture)
+AXES: dict[str, object] = {
+    "input.waveform": ("sample",),
+    "input.waveform_normalized": ("sample",),
+    "input.features": ("feature_frame", "feature_bin"),
+    "input.attention_mask": [("sample",), ("feature_frame",)],
+    "feature_encoder.conv.{i}": ("channel", "conv_frame_{i}"),
+    "feature_projection.output": ("frame", "hidden"),
+    "encoder.layers.{i}.attn.pattern": ("head", "query_frame", "key_frame"),
+    "encoder.hidden": ("layer", "frame", "hidden"),
+    "encoder.hidden.{i}": ("frame", "hidden"),
+    "ctc.logits": ("frame", "vocab"),
+    "ctc.probs": ("frame", "vocab"),
+    "ctc.topk_ids": ("frame", "top_k"),
+    "ctc.topk_probs": ("frame", "top_k"),
+    "ctc.frame_ids": ("frame",),
+}
+
+NOTES: dict[str, str] = {
+    "input.waveform": "the 16 kHz clip",
+    "input.waveform_normalized": "waveform models: the input_values the model gets (zero mean, "
+                                 "unit variance if do_normalize)",
+    "input.features": "mel models: input_features, frame-first (ArchSpec.feature_layout)",
+    "input.attention_mask": "ones where there is audio (sample or feature_frame axis)",
+    "feature_encoder.conv.{i}": "output of conv layer i; geometry in meta['geometry']",
+    "feature_projection.output": "into the transformer",
+    "encoder.layers.{i}.attn.pattern": "eager attention, fp16 by default",
+    "encoder.hidden": "embeddings + every layer",
+    "encoder.hidden.{i}": "per layer, when encoder and head widths differ",
+    "ctc.logits": "the CTC head output",
+    "ctc.probs": "softmax of the logits",
+    "ctc.topk_ids": "best tokens per frame",
+    "ctc.topk_probs": "their probabilities",
+    "ctc.frame_ids": "argmax id per frame",
+}
+
+# meta key -> what it holds
+META: dict[str, str] = {
+    "frame_tokens": "one symbol per frame: blank '_', word delimiter '|' (e.g. B_R_II_O_N_||_S_AWW_)",
+    "merged": "frame tokens with repeats merged",
+    "no_blanks": "merged tokens without blanks",
+    "text": "the greedy transcript",
+    "naive_dedupe": "what de-duplicating without blanks would give (the lesson of the blank)",
+    "collapse": "the collapse stages with frame spans: {frames, merged, no_blanks, words ...} "
+                "(lab.ctc.collapse.Collapse.as_dict)",
+    "words": "[{word, start, end, ...}] seconds (greedy, or forced alignment with a reference)",
+    "words_from": "'greedy' or 'forced alignment of the reference'",
+    "frames_per_second": "CTC frames per second",
+    "n_frames": "CTC frames",
+    "vocab": "token strings by id",
+    "blank_id": "id of the CTC blank",
+    "word_delimiter": "the word delimiter token",
+    "geometry": "hop / receptive field / lengths of every conv layer (lab.ctc.frames)",
+    "seconds": "clip length",
+    "input": "'waveform' or 'features'",
+    "model_type": "config.model_type",
+    "architecture": "model class name",
+    "do_normalize": "the extractor normalises the waveform",
+    "processor_returns_attention_mask": "the extractor gave an attention mask",
+    "heads_averaged": "attention weights come already averaged over heads (WavLM)",
+    "audio_notes": "what loading changed (resampled, down-mixed ...)",
+    "timings": "forward_s, decode_s",
+    "policy": "what the capture policy kept (default policy: the byte budgets)",
+    "reference": "the reference transcript given",
+    "alignment": "forced alignment of the reference: character / word spans",
+    "wer": "WER / CER of the greedy text against the reference",
+    "decoders": "greedy vs beam vs beam + LM (+ hotwords): text, score, wer",
+    "beam_text": "best beam text (beam + LM when there is an LM)",
+}
 
 
 @dataclass(frozen=True)
@@ -107,6 +150,7 @@ def _wav(prefix: str, attention: str = "attention", **kw) -> ArchSpec:
                     layers=(f"{prefix}.encoder.layers",), attention=attention, **kw)
 
 
+# config.model_type -> HF module paths: the family's paths table
 ARCH: dict[str, ArchSpec] = {
     "wav2vec2": _wav("wav2vec2"),
     "hubert": _wav("hubert"),
@@ -117,16 +161,24 @@ ARCH: dict[str, ArchSpec] = {
     "wav2vec2-conformer": _wav("wav2vec2_conformer", attention="self_attn"),
     "wav2vec2-bert": ArchSpec(input="features", feature_projection="wav2vec2_bert.feature_projection",
                               layers=("wav2vec2_bert.encoder.layers",), attention="self_attn"),
-    # lab/ctc/mctct (M-CTC-T, removed from transformers 5; see /notes/CTC_NOTES.md)
+    # lab/ctc/mctct (M-CTC-T, removed from transformers 5: the lab keeps its own implementation)
     "mctct": ArchSpec(input="features", convs=("mctct.encoder.conv.conv_layers.*",),
                       conv_padding="half_kernel", layers=("mctct.encoder.layers",),
                       attention="attention.self", attn_needs_flag=True, head="ctc_head"),
-    # lab/zoo/whisper_ctc.py: the frozen Whisper encoder + a trained CTC head
+    # the Whisper-CTC model (whisper-tiny.en-ctc): the frozen Whisper encoder + a trained CTC head
     "whisper_ctc": ArchSpec(input="features", convs=("encoder.conv1", "encoder.conv2"),
                             conv_padding=(1, 1), conv_kernels=(3, 3), conv_strides=(1, 2),
                             layers=("encoder.layers", "head.layers"), attention="self_attn",
                             feature_layout="bin_frame"),
 }
+
+
+MODULES = ARCH  # the same table under the name every family uses
+
+
+def describe() -> list[dict]:
+    """What a CTC trace can hold: rows ``{name, kind, axes, doc}`` from ``AXES`` and ``META``."""
+    return tables.rows(AXES, META, NOTES)
 
 
 def spec_for(config) -> ArchSpec:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .constants import SAMPLE_RATE
+
 VOCAB = ["<pad>", "<s>", "</s>", "<unk>", "|"] + list("ETAOINSRHDLUCMFWGYPBVKXJQZ'")
 BASE_KERNELS = (10, 3, 3, 3, 3, 2, 2)
 BASE_STRIDES = (5, 2, 2, 2, 2, 2, 2)
@@ -76,11 +78,11 @@ def build(arch: str = "wav2vec2", directory: str | Path | None = None, *, seed: 
     model = T.AutoModelForCTC.from_config(cfg, attn_implementation=attn).eval()
     tok = tokenizer(directory)
     if arch == "wav2vec2-bert":
-        fe = T.SeamlessM4TFeatureExtractor(feature_size=80, num_mel_bins=80, sampling_rate=16000,
+        fe = T.SeamlessM4TFeatureExtractor(feature_size=80, num_mel_bins=80, sampling_rate=SAMPLE_RATE,
                                            stride=2, padding_value=1.0)
         proc = T.Wav2Vec2BertProcessor(feature_extractor=fe, tokenizer=tok)
     else:
-        fe = T.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0,
+        fe = T.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0,
                                         do_normalize=True, return_attention_mask=arch != "wav2vec2")
         proc = T.Wav2Vec2Processor(feature_extractor=fe, tokenizer=tok)
     return model, proc

@@ -1,36 +1,14 @@
 """Text -> Trace: SpeechT5 text-to-speech with every step recorded.
 
 ``trace_tts(text, loaded)`` runs :mod:`lab.tts.loop` (the decoder loop, equal to
-``generate_speech``) and a vocoder, and returns a :class:`lab.trace.Trace` (family ``"tts"``):
-
-=====================================  ================================================  =========
-name                                   axes                                              notes
-=====================================  ================================================  =========
-``input.token_ids``                    (text_token,)                                     int64, ends with ``</s>``
-``encoder.hidden``                     (layer, text_token, hidden)                       layer 0 = input to layer 0
-``encoder.output``                     (text_token, hidden)                              what the decoder reads
-``encoder.layers.{i}.attn.pattern``    (head, query_token, key_token)                    attention
-``tts.speaker_embedding``              (speaker_dim,)                                    as given (the model L2-normalises)
-``tts.decoder_input``                  (step, mel_bin)                                   frame fed back (zeros at step 0)
-``tts.decoder_hidden``                 (step, hidden)                                    decoder output per step
-``tts.stop_prob``                      (step,)                                           sum over the step's r frames of sigmoid(stop logit)
-``tts.stop_prob_frames``               (step, frame_in_step)                             per new frame
-``tts.cross_attn``                     (step, layer, head, text_token)                   attention; decoder query over the text
-``tts.mel_pre_postnet``                (mel_frame, mel_bin)                              log10 mel, before the post-net
-``tts.mel_postnet``                    (mel_frame, mel_bin)                              after it (= generate_speech's output)
-``tts.postnet_delta``                  (mel_frame, mel_bin)                              post - pre
-``tts.waveform``                       (sample,)                                         the vocoder's audio (``meta["vocoder"]``)
-``tts.waveform_griffin_lim``           (sample,)                                         also Griffin-Lim, when the main vocoder is HiFi-GAN
-=====================================  ================================================  =========
+``generate_speech``) and a vocoder, and returns a :class:`lab.trace.Trace` (family ``"tts"``).
+Capture names, axes and meta keys: the tables in :mod:`lab.tts.names` (``AXES``, ``NOTES``,
+``META``; ``lab.tts.describe()``), checked against real traces by tests/tts/test_tts_tables.py.
 
 ``time_bases``: ``sample`` (16000), ``mel_frame`` (sample rate / hop = 62.5), ``step``
 (mel_frame / reduction_factor = 31.25). ``trace.tokens``: the text tokens (characters; for a phone
 model, :mod:`lab.tts.phones`, the ARPAbet phone names, with ``meta["phones"]``). ``trace.steps``:
-one dict per decoder step (see :func:`_step_dict`). ``trace.meta``: text, settings, ``stop_reason``
-(``threshold`` | ``max_length`` | ``max_positions``), ``stop_step`` (0-based index of the step
-where the rule fired), ``n_steps``, ``n_frames``, ``minlen`` / ``maxlen`` (steps), ``seed``,
-``speaker``, ``vocoder``, ``vocoder_source``, ``vocoder_note``, ``diagonality``, ``mel``
-(vocoder settings), ``timings``, ``complete``.
+one dict per decoder step (see :func:`_step_dict`).
 """
 from __future__ import annotations
 
@@ -42,10 +20,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from lab import capture as _core
 from lab.errors import LabError
 from lab.trace import CapturePolicy, Trace
 
 from . import loop
+from .constants import SAMPLE_RATE, STOP_THRESHOLD
 from .alignment import head_diagonality
 from .speaker import load_speaker
 from .phones import readable
@@ -102,9 +82,8 @@ def load_tts(model_id: str | None = None):
 
 
 def _loaded(loaded):
-    if loaded is None or isinstance(loaded, str):
-        return load_tts(loaded)
-    return loaded
+    """A TTS ``Loaded`` from a Loaded or an id (``None``: the default; ids via :func:`load_tts`)."""
+    return _core.as_loaded(loaded, "tts", load=load_tts)
 
 
 # -- trace ---------------------------------------------------------------------------------
@@ -164,7 +143,7 @@ def _add_steps(tr: Trace, steps: list[loop.Step], r: int) -> None:
     tr.meta.update(n_steps=len(steps), n_frames=len(steps) * r)
 
 
-def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = 0.5,
+def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = STOP_THRESHOLD,
                    minlenratio: float = 0.0, maxlenratio: float = 20.0, seed: int | None = 0,
                    vocoder="auto", griffin_lim_too: bool = True,
                    policy: CapturePolicy | None = None, drop_unknown: bool = False,
@@ -292,7 +271,7 @@ def trace_sentences(text: str, loaded=None, *, gap_s: float = 0.2, drop_unknown:
     check = _prep(text, loaded.processor, loaded.model.config.max_text_positions,
                   drop_unknown=drop_unknown, allow_split=True)
     traces = [trace_tts(s, loaded, drop_unknown=drop_unknown, **kw) for s in check.sentences]
-    waves, rate = [], 16000
+    waves, rate = [], SAMPLE_RATE
     for t in traces:
         if "tts.waveform" in t:
             rate = int(t.time_bases["sample"])

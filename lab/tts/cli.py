@@ -7,14 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .constants import STOP_THRESHOLD
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", help="the text to speak")
     p.add_argument("--model", default=None,
                    help="TTS model id or directory (default: the lab's offline TTS model; "
                         "'speecht5-tiny-random' = untrained demo model)")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="stop when a step's summed stop probability reaches this (default 0.5)")
+    p.add_argument("--threshold", type=float, default=STOP_THRESHOLD,
+                   help=f"stop when a step's summed stop probability reaches this (default {STOP_THRESHOLD})")
     p.add_argument("--minlenratio", type=float, default=0.0)
     p.add_argument("--maxlenratio", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=0, help="prenet dropout seed (default 0)")

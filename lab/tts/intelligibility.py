@@ -4,7 +4,7 @@ text that was spoken.
 A classic objective companion to the MOS panel: if an ASR model understands the synthetic speech,
 people most likely do too (it says nothing about naturalness). The default transcriber is the
 lab's offline Whisper (``lab.models.DEFAULTS["whisper"]``, tiny.en); WER/CER come from
-``lab.wer.wer_alignment`` (lower case, punctuation removed).
+``lab.wer.wer_alignment`` (normalised as ``lab.wer.NORMALIZATION`` says).
 """
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import time
 import numpy as np
 
 from lab.errors import LabError
+
+from .constants import SAMPLE_RATE
 
 
 def check(waveform, sample_rate: int, text: str, whisper=None) -> dict:
@@ -33,7 +35,7 @@ def check(waveform, sample_rate: int, text: str, whisper=None) -> dict:
                    dtype=np.float32)
     if w.size == 0:
         raise LabError("no audio to transcribe: generate speech first")
-    audio = load_audio((int(sample_rate), w), 16000)
+    audio = load_audio((int(sample_rate), w), SAMPLE_RATE)
     t0 = time.perf_counter()
     if audio.seconds <= 30.0:
         from lab.whisper import trace_whisper

@@ -36,19 +36,10 @@ from typing import Iterator
 
 import torch
 
-from lab.trace import module_at
+from lab.capture import model_lock, module_at
 
-# canonical part -> module path inside SpeechT5ForTextToSpeech (transformers 5.x): the one table
-# to update when transformers renames a module (pinned by tests/tts/test_loop.py).
-MODULES = {
-    "encoder": "speecht5.encoder",                  # SpeechT5EncoderWithTextPrenet
-    "encoder_layers": "speecht5.encoder.wrapped_encoder.layers",
-    "decoder_prenet": "speecht5.decoder.prenet",    # SpeechT5SpeechDecoderPrenet (dropout!)
-    "decoder": "speecht5.decoder.wrapped_decoder",  # SpeechT5Decoder (layers + KV cache)
-    "feat_out": "speech_decoder_postnet.feat_out",  # hidden -> r * n_mels
-    "prob_out": "speech_decoder_postnet.prob_out",  # hidden -> r stop logits
-    "postnet": "speech_decoder_postnet",            # .postnet(mel) = mel + conv stack(mel)
-}
+from .constants import STOP_THRESHOLD
+from .names import MODULES  # noqa: F401 (the paths table, lab/tts/names.py; also loop.MODULES)
 
 STOP_REASONS = ("threshold", "max_length", "max_positions")
 
@@ -56,11 +47,11 @@ STOP_REASONS = ("threshold", "max_length", "max_positions")
 @dataclass
 class LoopSettings:
     """``threshold``: stop when the step's summed stop probability reaches it (transformers'
-    default 0.5). ``minlenratio`` / ``maxlenratio``: minimum / maximum number of steps as a ratio
+    default, ``STOP_THRESHOLD`` = 0.5). ``minlenratio`` / ``maxlenratio``: minimum / maximum number of steps as a ratio
     of text tokens / reduction factor (defaults 0.0 / 20.0 as in transformers). ``seed``: seeds
     the prenet dropout (``None``: the global generator)."""
 
-    threshold: float = 0.5
+    threshold: float = STOP_THRESHOLD
     minlenratio: float = 0.0
     maxlenratio: float = 20.0
     seed: int | None = 0
@@ -171,9 +162,10 @@ def encode(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None =
     """Run the text encoder once. ``input_ids``: (1, text_token)."""
     if attention_mask is None:  # as transformers: everything that is not padding
         attention_mask = 1 - (input_ids == model.config.pad_token_id).int()
-    out = module_at(model, MODULES["encoder"])(
-        input_values=input_ids, attention_mask=attention_mask, output_attentions=True,
-        output_hidden_states=True, return_dict=True)
+    with model_lock(model):
+        out = module_at(model, MODULES["encoder"])(
+            input_values=input_ids, attention_mask=attention_mask, output_attentions=True,
+            output_hidden_states=True, return_dict=True)
     return EncoderOut(out.last_hidden_state, out.hidden_states or (), out.attentions or (),
                       attention_mask)
 
@@ -200,16 +192,17 @@ def decode(model, enc: EncoderOut, speaker: torch.Tensor, settings: LoopSettings
     idx = 0
     while True:
         idx += 1
-        with rng.active():  # prenet dropout draws here (and only here)
-            dec_in = prenet(output_sequence, speaker)
-        out = decoder(hidden_states=dec_in[:, -1:], attention_mask=None,
-                      encoder_hidden_states=hidden, encoder_attention_mask=enc.attention_mask,
-                      past_key_values=past, use_cache=True, output_attentions=cross_attention,
-                      return_dict=True)
-        last = out.last_hidden_state.squeeze(1)  # (1, hidden)
-        past = out.past_key_values
-        spectrum = feat_out(last).view(1, r, n_mels)
-        prob = torch.sigmoid(prob_out(last))  # (1, r)
+        with model_lock(model):  # one step's forward passes (not held across the yield)
+            with rng.active():  # prenet dropout draws here (and only here)
+                dec_in = prenet(output_sequence, speaker)
+            out = decoder(hidden_states=dec_in[:, -1:], attention_mask=None,
+                          encoder_hidden_states=hidden, encoder_attention_mask=enc.attention_mask,
+                          past_key_values=past, use_cache=True, output_attentions=cross_attention,
+                          return_dict=True)
+            last = out.last_hidden_state.squeeze(1)  # (1, hidden)
+            past = out.past_key_values
+            spectrum = feat_out(last).view(1, r, n_mels)
+            prob = torch.sigmoid(prob_out(last))  # (1, r)
         fed = output_sequence[0, -1]
         output_sequence = torch.cat((output_sequence, spectrum[:, -1, :].view(1, 1, n_mels)), dim=1)
 
@@ -238,7 +231,8 @@ def postnet(model, steps: list[Step]) -> tuple[torch.Tensor, torch.Tensor]:
     through the post-net exactly as transformers does."""
     spectra = torch.stack([s.spectrum for s in steps])  # (step, 1, r, mel_bin)
     spectra = spectra.transpose(0, 1).flatten(1, 2)  # (1, step * r, mel_bin)
-    post = module_at(model, MODULES["postnet"]).postnet(spectra)
+    with model_lock(model):
+        post = module_at(model, MODULES["postnet"]).postnet(spectra)
     return spectra[0], post[0]
 
 

@@ -21,6 +21,8 @@ import numpy as np
 
 from lab.errors import LabError
 
+from .constants import SAMPLE_RATE
+
 GRIFFIN_LIM = "griffin-lim"
 HIFIGAN = "hifigan"
 HIFIGAN_ID = "microsoft/speecht5_hifigan"
@@ -28,7 +30,7 @@ HIFIGAN_ID = "microsoft/speecht5_hifigan"
 
 @dataclass(frozen=True)
 class MelParams:
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
     n_fft: int = 1024
     hop_length: int = 256
     win_length: int = 1024

@@ -7,10 +7,10 @@ from __future__ import annotations
 from .classify_ast import (cls_attention_layers_figure, fbank_cells, grid_values,
                            patch_attention_figure, patch_box, patch_figure, spectrogram_figure,
                            top_k_figure, view_frames)
-from .classify_frames import (contribution_figure, envelope, frame_timeline_figure, hidden_figure,
-                              pooling_figure)
+from .classify_frames import contribution_figure, frame_timeline_figure, hidden_figure, pooling_figure
 from .classify_heads import heads_diagram, heads_markdown, heads_table_figure
 from .classify_static import ast_overview, frame_timeline_static
+from .common import envelope
 
 __all__ = ["spectrogram_figure", "patch_figure", "patch_attention_figure",
            "cls_attention_layers_figure", "top_k_figure", "grid_values", "patch_box",

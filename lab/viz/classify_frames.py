@@ -7,29 +7,15 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..errors import LabError
-from .common import to_numpy
+from .common import PALETTE, envelope_traces, to_numpy
 
-PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2",
-           "#ff9da6", "#9d755d", "#bab0ac"]
 PAD_FILL = "rgba(128,128,128,0.18)"
 
 
-def envelope(samples: np.ndarray, sample_rate: float, points: int = 1500):
-    """(times, low, high): min/max of ``samples`` in ``points`` buckets (for drawing)."""
-    x = np.asarray(samples, dtype=np.float32)
-    n = max(1, len(x) // points)
-    m = len(x) // n
-    b = x[: m * n].reshape(m, n)
-    return np.arange(m) * n / sample_rate, b.min(1), b.max(1)
-
-
 def _waveform(fig, trace, row):
-    t, lo, hi = envelope(to_numpy(trace["input.waveform"]), trace.time_bases["sample"])
-    fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(color="#555", width=0.6),
-                             showlegend=False, hoverinfo="skip"), row, 1)
-    fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(color="#555", width=0.6),
-                             fill="tonexty", fillcolor="rgba(80,80,80,0.5)", showlegend=False,
-                             hoverinfo="skip"), row, 1)
+    for tr in envelope_traces(trace["input.waveform"], trace.time_bases["sample"], color="#555",
+                              fillcolor="rgba(80,80,80,0.5)"):
+        fig.add_trace(tr, row, 1)
     fig.update_yaxes(title="wave", showticklabels=False, row=row, col=1)
 
 

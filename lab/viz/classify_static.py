@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import LabError
 from .classify_ast import grid_values, patch_box, view_frames
-from .common import to_numpy
+from .common import PALETTE, to_numpy
 
 
 def ast_overview(trace, patch: tuple[int, int] | None = None, *, k: int = 5, overlay: str = "rollout",
@@ -91,8 +91,6 @@ def ast_overview(trace, patch: tuple[int, int] | None = None, *, k: int = 5, ove
 def frame_timeline_static(trace):
     """Waveform over the per-frame label segments (matplotlib Figure)."""
     import matplotlib.pyplot as plt
-
-    from .classify_frames import PALETTE
 
     if trace.meta.get("kind") != "frames":
         raise LabError("frame_timeline_static needs a frame-classifier trace")

@@ -15,7 +15,8 @@ axes are in seconds.
 ``decoders_html``                greedy vs beam vs beam+LM, words the LM changed marked
 ``char_choices`` / ``audio_slice``  helpers for the app (character list, a clip of audio)
 ===============================  =============================================================
-Static (matplotlib) versions: ``lab/viz/ctc_static.py``.
+There is no separate static (matplotlib) CTC module: export any of these with plotly's
+``fig.write_image`` (kaleido).
 """
 from __future__ import annotations
 
@@ -24,16 +25,13 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
+from ..ctc.constants import BLANK_MARK, DELIMITER_MARK
 from ..errors import LabError
-from .common import pool_2d, to_numpy
+from .common import PALETTE, envelope_traces, pool_2d, to_numpy
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#17becf", "#bcbd22", "#7f7f7f"]
 BLANK_COLOR = "#e6e6e6"
 DELIM_COLOR = "#555555"
 HIGHLIGHT = "rgba(255,200,0,0.35)"
-STAGES = [("frame_tokens", "frames"), ("merged", "merge repeats"), ("no_blanks", "drop blanks"),
-          ("text", "| to space"), ("naive", "naive dedupe")]
 
 
 def _need(trace, name):
@@ -44,28 +42,6 @@ def _need(trace, name):
 
 def _fps(trace) -> float:
     return float(trace.meta["frames_per_second"])
-
-
-def envelope(samples: np.ndarray, sample_rate: float, max_points: int = 2000):
-    """(times, min, max) per bin: a waveform small enough to send to a browser."""
-    x = np.asarray(samples, dtype=np.float32)
-    n = len(x)
-    b = max(1, int(np.ceil(n / max_points)))
-    m = n // b * b
-    lo = x[:m].reshape(-1, b).min(1) if m else x[:0]
-    hi = x[:m].reshape(-1, b).max(1) if m else x[:0]
-    if m < n:
-        lo, hi = np.append(lo, x[m:].min()), np.append(hi, x[m:].max())
-    t = np.arange(len(lo)) * b / sample_rate
-    return t, lo, hi
-
-
-def _wave_traces(samples, sr, name, color, max_points=2000, showlegend=True):
-    t, lo, hi = envelope(samples, sr, max_points)
-    return [go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0.6, color=color), name=name,
-                       legendgroup=name, showlegend=showlegend, hoverinfo="skip"),
-            go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0.6, color=color), fill="tonexty",
-                       legendgroup=name, showlegend=False, name=name, hoverinfo="skip")]
 
 
 def waveform_figure(trace, *, height: int = 340) -> go.Figure:
@@ -85,10 +61,10 @@ def waveform_figure(trace, *, height: int = 340) -> go.Figure:
         titles.append(f"model input: mean {norm.mean():+.4f}, std {norm.std():.4f} -- {how}")
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                         subplot_titles=titles)
-    for tr_ in _wave_traces(raw, sr, "raw", PALETTE[0]):
+    for tr_ in envelope_traces(raw, sr, color=PALETTE[0], name="raw", showlegend=True):
         fig.add_trace(tr_, row=1, col=1)
     if has_norm:
-        for tr_ in _wave_traces(norm, sr, "normalised", PALETTE[2]):
+        for tr_ in envelope_traces(norm, sr, color=PALETTE[2], name="normalised", showlegend=True):
             fig.add_trace(tr_, row=2, col=1)
     fig.update_xaxes(title_text="time (s)", row=rows, col=1)
     fig.update_layout(height=height, margin=dict(l=50, r=20, t=40, b=40),
@@ -205,18 +181,18 @@ def _rows_for(trace, max_rows: int = 60) -> list[int]:
 def display_token(trace, i: int) -> str:
     tok = trace.meta["vocab"][i]
     if i == trace.meta["blank_id"]:
-        return "_ (blank)"
+        return f"{BLANK_MARK} (blank)"
     if tok == trace.meta.get("word_delimiter"):
-        return "| (space)"
+        return f"{DELIMITER_MARK} (space)"
     return tok
 
 
 def symbol(trace, i: int) -> str:
     """The seed's one-frame symbol of id ``i``: ``_`` blank, ``|`` delimiter, else the token."""
     if i == trace.meta["blank_id"]:
-        return "_"
+        return BLANK_MARK
     tok = trace.meta["vocab"][i]
-    return "|" if tok == trace.meta.get("word_delimiter") else tok
+    return DELIMITER_MARK if tok == trace.meta.get("word_delimiter") else tok
 
 
 def logits_figure(trace, *, floor: float = -12.0, height: int = 520) -> go.Figure:
@@ -267,9 +243,9 @@ def _span_colors(trace) -> tuple[list[int], list[str]]:
 
 
 def _color(token: str, k: int, colors: list[str]) -> str:
-    if token == "_":
+    if token == BLANK_MARK:
         return BLANK_COLOR
-    if token == "|":
+    if token == DELIMITER_MARK:
         return DELIM_COLOR
     return colors[k] if k >= 0 else BLANK_COLOR
 
@@ -295,7 +271,8 @@ def collapse_figure(trace, *, highlight: int | None = None, height: int = 380,
         items = [(k, s["start"], s["end"], owner[s["start"]]) for k, s in enumerate(spans[key])]
         rows.append((label, items, [s["token"] for s in spans[key]]))
     text_items = [(k, s["start"], s["end"], owner[s["start"]]) for k, s in enumerate(spans["no_blanks"])]
-    rows.append(("| to space", text_items, [" " if s["token"] == "|" else s["token"] for s in spans["no_blanks"]]))
+    rows.append(("| to space", text_items,
+                 [" " if s["token"] == DELIMITER_MARK else s["token"] for s in spans["no_blanks"]]))
     naive_items = [(k, s["start"], s["end"], owner[s["start"]]) for k, s in enumerate(spans["naive"])]
     rows.append(("naive dedupe", naive_items, [s["token"] for s in spans["naive"]]))
     for label, items, syms in rows:
@@ -308,7 +285,7 @@ def collapse_figure(trace, *, highlight: int | None = None, height: int = 380,
             merged_across = label == "naive dedupe" and len({owner[f] for f in range(a, b) if owner[f] >= 0}) > 1
             lines.append("red" if merged_across else "white")
             on = highlight is None or (own == highlight)
-            opac.append(1.0 if on or sym == "_" else 0.35)
+            opac.append(1.0 if on or sym == BLANK_MARK else 0.35)
             hov.append(html.escape(f"{label}: {sym!r} frames {a}-{b - 1} ({a / fps:.2f}-{b / fps:.2f} s)"))
         fig.add_trace(go.Bar(x=xs, base=bases, y=[label] * len(xs), orientation="h",
                              marker=dict(color=cols, opacity=opac, line=dict(color=lines, width=1)),
@@ -374,7 +351,7 @@ def words_figure(trace, *, words: list[dict] | None = None, highlight: int | Non
     sr = trace.time_bases["sample"]
     raw = to_numpy(_need(trace, "input.waveform"))
     words = trace.meta.get("words", []) if words is None else words
-    fig = go.Figure(_wave_traces(raw, sr, "waveform", "#555", showlegend=False))
+    fig = go.Figure(envelope_traces(raw, sr, color="#555", name="waveform"))
     peak = float(np.abs(raw).max() or 1.0)
     for k, w in enumerate(words):
         on = highlight is None or highlight == k
@@ -417,7 +394,7 @@ def decoders_html(trace) -> str:
     dec = trace.meta.get("decoders")
     rows = [("greedy (argmax + collapse)", trace.meta["text"], None)]
     if dec:
-        rows.append((f"beam search (width {dec['beam']['beam_width']})", dec["beam"]["text"],
+        rows.append((f"beam search (width {dec['beam']['beam_size']})", dec["beam"]["text"],
                      dec["beam"].get("wer")))
         if "beam_lm" in dec:
             lm = dec["beam_lm"]["lm"]
@@ -448,7 +425,7 @@ def char_choices(trace) -> list[tuple[str, int]]:
     fps = _fps(trace)
     out = []
     for k, s in enumerate(trace.meta["collapse"]["spans"]["no_blanks"]):
-        sym = "␣" if s["token"] == "|" else s["token"]
+        sym = "␣" if s["token"] == DELIMITER_MARK else s["token"]
         out.append((f"{k}: {sym}  ({s['start'] / fps:.2f}-{s['end'] / fps:.2f} s)", k))
     return out
 

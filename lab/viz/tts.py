@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import pool_2d, to_numpy
+from .common import envelope_traces, pool_2d, to_numpy, token_label
 
 MEL_SCALE = "Magma"
 DELTA_SCALE = "RdBu_r"
@@ -23,12 +23,8 @@ STOP_COLOR = "#1f77b4"
 
 
 # -- helpers -------------------------------------------------------------------------------
-def token_label(tok: str) -> str:
-    """Readable character token: ``▁`` (word boundary) as ``␣``, ``</s>`` as ``⟨/s⟩`` (plotly
-    would read ``</s>`` as an HTML tag)."""
-    return {"\u2581": "\u2423", "</s>": "\u27e8/s\u27e9", "<unk>": "\u27e8unk\u27e9"}.get(tok, tok)
-
-
+# token_label (``▁`` as ``␣``, ``</s>`` as ``⟨/s⟩``: plotly would read it as a tag) is
+# lab.viz.common.token_label, imported above and still importable from here.
 def mel_bin_hz(trace) -> np.ndarray:
     """Centre frequency (Hz) of each mel bin."""
     import librosa
@@ -330,16 +326,8 @@ def encoder_attention_figure(trace, layer: int = 0, head: int | None = None) -> 
 
 def waveform_figure(trace, name: str = "tts.waveform", max_points: int = 4000) -> go.Figure:
     """Min/max envelope of a waveform over seconds."""
-    w = to_numpy(trace[name])
-    rate = trace.time_bases["sample"]
-    hop = max(1, int(np.ceil(len(w) / max_points)))
-    n = len(w) // hop * hop
-    blocks = w[:n].reshape(-1, hop) if n else w.reshape(1, -1)
-    t = np.arange(blocks.shape[0]) * hop / rate
-    fig = go.Figure([go.Scatter(x=t, y=blocks.max(axis=1), mode="lines", line=dict(width=0.5),
-                                showlegend=False),
-                     go.Scatter(x=t, y=blocks.min(axis=1), mode="lines", line=dict(width=0.5),
-                                fill="tonexty", showlegend=False)])
+    fig = go.Figure(envelope_traces(trace[name], trace.time_bases["sample"], max_points=max_points,
+                                    width=0.5))
     fig.update_layout(title=f"{name} ({trace.meta.get('vocoder', '') if name == 'tts.waveform' else 'griffin-lim'})",
                       xaxis_title="seconds", height=220, margin=dict(l=60, r=20, t=40, b=40))
     return fig
@@ -392,11 +380,10 @@ def summary_markdown(trace) -> str:
 def overview_figure(trace, step: int | None = None):
     """A static matplotlib summary: spectrogram before / after the post-net and their difference,
     the stop probability with threshold and stop step, and the alignment. ``step``: draw the
-    spectrogram as it was after that step (the growing view) instead of complete."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    spectrogram as it was after that step (the growing view) instead of complete. A
+    ``matplotlib.figure.Figure`` made without pyplot: no backend is switched (a notebook keeps
+    its own) and nothing stays open; save it with ``fig.savefig``, or let a notebook show it."""
+    from matplotlib.figure import Figure
 
     pre, post = to_numpy(trace["tts.mel_pre_postnet"]), to_numpy(trace["tts.mel_postnet"])
     r = int(trace.meta["reduction_factor"])
@@ -405,7 +392,8 @@ def overview_figure(trace, step: int | None = None):
         pre = pre.copy()
         pre[(step + 1) * r:] = np.nan
     end = post.shape[0] / fps
-    fig, axes = plt.subplots(5, 1, figsize=(10, 13), constrained_layout=True)
+    fig = Figure(figsize=(10, 13), layout="constrained")
+    axes = fig.subplots(5, 1)
     vmin, vmax = np.nanpercentile(post, 1), np.nanmax(post)
     ext = [0, end, 0, post.shape[1]]
     for ax, z, title in ((axes[0], pre, "before the post-net" + (f" (after step {step})" if step is not None else "")),

@@ -3,7 +3,8 @@ column, coloured by the edit that aligns them (jiwer's alignment, see ``lab.wer`
 
 Input: the dict of ``lab.wer.wer_alignment(reference, hypothesis)``: ``wer``, ``cer``, ``hits``,
 ``substitutions``, ``insertions``, ``deletions`` and ``ops`` = [{type: equal | substitute |
-insert | delete, ref: [words], hyp: [words]}].
+insert | delete, ref: [words], hyp: [words]}]. The texts were normalised as
+``lab.wer.NORMALIZATION`` says; :func:`wer_html` prints that rule under the score.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import html
 import plotly.graph_objects as go
 
 from ..errors import LabError
+from ..wer import NORMALIZATION
 
 OP_COLORS = {"equal": "#e6e6e6", "substitute": "#ffbb78", "delete": "#ff9896", "insert": "#9edae5"}
 OP_NAMES = {"equal": "correct", "substitute": "substitution", "delete": "deletion (missed)",
@@ -82,12 +84,15 @@ def wer_figure(alignment: dict, *, line_chars: int = 80, height: int | None = No
 
 def wer_html(alignment: dict) -> str:
     """The same alignment as HTML that wraps with the page: one box per column, reference word
-    over hypothesis word, coloured by edit, with a one-line summary on top."""
+    over hypothesis word, coloured by edit, with a one-line summary and the normalisation rule
+    (``lab.wer.NORMALIZATION``) on top."""
     parts = [f'<div class="lab-wer" style="font-family:monospace;line-height:1.3">'
              f'<div style="font-family:sans-serif;margin-bottom:6px"><b>{html.escape(summary(alignment))}</b>'
              '<br><span style="font-size:0.85em">top: reference, bottom: hypothesis. '
              + " ".join(f'<span style="background:{c};padding:0 4px">{OP_NAMES[k]}</span>'
-                        for k, c in OP_COLORS.items()) + "</span></div>"]
+                        for k, c in OP_COLORS.items()) + "</span>"
+             + (f'<div style="font-size:0.8em;color:#666">{html.escape(NORMALIZATION)}</div>'
+                if alignment.get("normalized", True) else "") + "</div>"]
     for kind, r, h in alignment_columns(alignment):
         parts.append(
             f'<span title="{OP_NAMES[kind]}" style="display:inline-block;text-align:center;'

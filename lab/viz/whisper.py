@@ -1,5 +1,5 @@
 """Whisper figures (plotly, for notebooks and the app). Each takes a Whisper ``Trace`` (names
-and axes: ``notes/WHISPER_CONTRACT.md``) or plain arrays plus options and returns a figure;
+and axes: ``lab/whisper/names.py``) or plain arrays plus options and returns a figure;
 nothing here loads a model. Time axes are in seconds.
 
 =================================  ==========================================================

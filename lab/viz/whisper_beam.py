@@ -6,7 +6,7 @@ import html
 import plotly.graph_objects as go
 
 from ..errors import LabError
-from .whisper_common import token_label
+from .common import token_label
 
 STATUS_COLORS = {"alive": "#1f77b4", "finished": "#2ca02c", "pruned": "#b0b0b0"}
 

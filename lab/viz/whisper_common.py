@@ -1,7 +1,7 @@
 """Shared readers for the Whisper figures: content length, the log-mel column grid, the
-cross-attention of one decoder step, the time a step points at, the waveform envelope.
+cross-attention of one decoder step, the time a step points at.
 
-These read a Whisper ``Trace`` (see ``notes/WHISPER_CONTRACT.md`` for names and axes) or plain
+These read a Whisper ``Trace`` (names and axes: ``lab/whisper/names.py``) or plain
 arrays and return numbers; the figure modules draw them. Times are in seconds.
 """
 from __future__ import annotations
@@ -11,12 +11,11 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import LabError
-from .common import to_numpy
+from ..whisper.constants import (ENCODER_FRAMES_PER_SECOND, MEL_FRAMES_PER_SECOND, SAMPLE_RATE,
+                                 WINDOW_SECONDS)
+from .common import envelope, to_numpy
 
-MEL_RATE = 100.0  # mel frames per second (10 ms hop)
-ENC_RATE = 50.0  # encoder frames per second (conv2 stride 2)
-SAMPLE_RATE = 16000
-WINDOW_SECONDS = 30.0
+waveform_envelope = envelope  # the old name (lab.viz.common.envelope)
 
 # How a step's cross-attention is summarised: "alignment" = mean over the model's alignment
 # heads (the heads Whisper uses for word timestamps), "all" = mean over every layer and head,
@@ -34,7 +33,7 @@ def content_seconds(trace) -> float:
     if meta.get("content_seconds") is not None:
         return float(meta["content_seconds"])
     if meta.get("n_content_mel_frames") is not None:
-        return float(meta["n_content_mel_frames"]) / rate(trace, "mel_frame", MEL_RATE)
+        return float(meta["n_content_mel_frames"]) / rate(trace, "mel_frame", MEL_FRAMES_PER_SECOND)
     if "input.waveform" in trace:
         return min(WINDOW_SECONDS, trace["input.waveform"].shape[0] / rate(trace, "sample", SAMPLE_RATE))
     return WINDOW_SECONDS
@@ -44,10 +43,10 @@ def content_frames(trace) -> int:
     meta = trace.meta or {}
     if meta.get("n_content_mel_frames") is not None:
         return int(meta["n_content_mel_frames"])
-    return int(round(content_seconds(trace) * rate(trace, "mel_frame", MEL_RATE)))
+    return int(round(content_seconds(trace) * rate(trace, "mel_frame", MEL_FRAMES_PER_SECOND)))
 
 
-def mel_grid(mel: np.ndarray, n_content: int, *, mel_rate: float = MEL_RATE,
+def mel_grid(mel: np.ndarray, n_content: int, *, mel_rate: float = MEL_FRAMES_PER_SECOND,
              max_cells: int = 120_000, pad_block: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """Columns for drawing a (mel_bin, mel_frame) log-mel as a heatmap with few cells.
 
@@ -169,28 +168,9 @@ def step_time(trace, step: int, heads="alignment") -> tuple[float, float | None,
         att, _ = step_cross_attention(trace, step, heads)
     except LabError:
         return 0.0, None, None
-    return float(np.argmax(att)) / rate(trace, "encoder_frame", ENC_RATE), None, None
+    enc_rate = rate(trace, "encoder_frame", ENCODER_FRAMES_PER_SECOND)
+    return float(np.argmax(att)) / enc_rate, None, None
 
-
-def waveform_envelope(samples: np.ndarray, sample_rate: float, max_points: int = 2000
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(times, lower, upper): min/max of the waveform in at most ``max_points`` bins."""
-    x = np.asarray(samples, dtype=np.float32).reshape(-1)
-    if x.size == 0:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    hop = max(1, -(-x.size // max_points))
-    pad = (-x.size) % hop
-    xp = np.pad(x, (0, pad), mode="edge") if pad else x
-    blocks = xp.reshape(-1, hop)
-    t = (np.arange(blocks.shape[0]) * hop + hop / 2) / sample_rate
-    return t, blocks.min(axis=1), blocks.max(axis=1)
-
-
-def token_label(token: str) -> str:
-    """A token piece made visible: leading spaces as '␣', newlines as '⏎'."""
-    if token is None:
-        return "?"
-    return token.replace(" ", "␣").replace("\n", "⏎") or "∅"
 
 
 def is_special(token: str) -> bool:

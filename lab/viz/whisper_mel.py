@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 
 from ..errors import LabError
 from .common import pool_2d, to_numpy
-from .whisper_common import (ENC_RATE, MEL_RATE, WINDOW_SECONDS, content_frames, content_seconds,
-                             mel_grid, rate)
+from ..whisper.constants import ENCODER_FRAMES_PER_SECOND, MEL_FRAMES_PER_SECOND, WINDOW_SECONDS
+from .whisper_common import content_frames, content_seconds, mel_grid, rate
 
 MEL_COLORS = "Magma"
 ATTN_COLORS = "Viridis"
@@ -33,8 +33,9 @@ def shade_padding(fig: go.Figure, start: float, end: float, *, xref: str = "x",
                        font=dict(color="black", size=11), bgcolor="rgba(255,255,255,0.7)")
 
 
-def log_mel_figure(source, *, n_content_frames: int | None = None, mel_rate: float = MEL_RATE,
-                   max_cells: int = 60_000, cursor: float | None = None,
+def log_mel_figure(source, *, n_content_frames: int | None = None,
+                   mel_rate: float = MEL_FRAMES_PER_SECOND, max_cells: int = 60_000,
+                   cursor: float | None = None,
                    x_range: tuple[float, float] | None = None, height: int = 300,
                    title: str | None = None) -> go.Figure:
     """The 80 x 3000 log-mel Whisper sees, with the padded part shaded.
@@ -93,7 +94,7 @@ def encoder_attention_figure(trace, layer: int = 0, head: int = 0, *, crop: str 
     pattern = trace[name]
     if not 0 <= int(head) < pattern.shape[0]:
         raise LabError(f"head {head} out of range: layer {layer} has {pattern.shape[0]} heads")
-    enc_rate = rate(trace, "encoder_frame", ENC_RATE)
+    enc_rate = rate(trace, "encoder_frame", ENCODER_FRAMES_PER_SECOND)
     n_total = pattern.shape[-1]
     content = content_seconds(trace)
     if crop == "content":

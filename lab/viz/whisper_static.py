@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import to_numpy
-from .whisper_common import (ENC_RATE, MEL_RATE, content_seconds, cross_attention_matrix, rate,
-                             token_label, waveform_envelope)
+from ..whisper.constants import ENCODER_FRAMES_PER_SECOND, MEL_FRAMES_PER_SECOND, SAMPLE_RATE, WINDOW_SECONDS
+from .common import envelope, to_numpy, token_label
+from .whisper_common import content_seconds, cross_attention_matrix, rate
 
 
 def overview_figure(trace, *, heads="alignment", margin: float = 0.5, width: float = 10.0):
@@ -17,18 +17,18 @@ def overview_figure(trace, *, heads="alignment", margin: float = 0.5, width: flo
     import matplotlib.pyplot as plt
 
     c = content_seconds(trace)
-    end = min(30.0, c + margin)
+    end = min(WINDOW_SECONDS, c + margin)
     n_steps = len(trace.steps)
     fig, axes = plt.subplots(3, 1, figsize=(width, 2.2 + 2.0 + 0.18 * n_steps + 1.8), sharex=True,
                              gridspec_kw=dict(height_ratios=[2.2, 0.8 + 0.18 * n_steps, 1.6]))
-    mel_rate = rate(trace, "mel_frame", MEL_RATE)
+    mel_rate = rate(trace, "mel_frame", MEL_FRAMES_PER_SECOND)
     mel = to_numpy(trace["input.log_mel"])[:, : int(np.ceil(end * mel_rate))]
     axes[0].imshow(mel, origin="lower", aspect="auto", cmap="magma",
                    extent=(0, mel.shape[1] / mel_rate, -0.5, mel.shape[0] - 0.5))
     axes[0].set_ylabel("mel bin")
     axes[0].set_title(f"{trace.model_id}: {trace.meta.get('text', '').strip()!r}", fontsize=10)
     m, label = cross_attention_matrix(trace, heads)
-    enc_rate = rate(trace, "encoder_frame", ENC_RATE)
+    enc_rate = rate(trace, "encoder_frame", ENCODER_FRAMES_PER_SECOND)
     m = m[:, : int(np.ceil(end * enc_rate))]
     m = m / np.maximum(m.max(axis=1, keepdims=True), 1e-12)
     axes[1].imshow(m, aspect="auto", cmap="viridis", interpolation="nearest",
@@ -36,8 +36,8 @@ def overview_figure(trace, *, heads="alignment", margin: float = 0.5, width: flo
     axes[1].set_yticks(range(n_steps))
     axes[1].set_yticklabels([token_label(s.get("token", "")) for s in trace.steps], fontsize=8)
     axes[1].set_ylabel(f"step ({label})", fontsize=9)
-    sr = rate(trace, "sample", 16000)
-    t, lo, hi = waveform_envelope(to_numpy(trace["input.waveform"]), sr, 3000)
+    sr = rate(trace, "sample", SAMPLE_RATE)
+    t, lo, hi = envelope(trace["input.waveform"], sr, 3000)
     axes[2].fill_between(t, lo, hi, color="0.35", lw=0)
     peak = float(max(np.abs(lo).max(initial=0), np.abs(hi).max(initial=0), 1e-6))
     for i, w in enumerate(trace.meta.get("words") or []):

@@ -10,10 +10,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..errors import LabError
-from .common import to_numpy
-from .whisper_common import (ENC_RATE, MEL_RATE, check_step, content_frames, content_seconds,
-                             cross_attention_matrix, is_special, mel_grid, rate,
-                             step_cross_attention, token_label, word_of_step)
+from ..whisper.constants import ENCODER_FRAMES_PER_SECOND, MEL_FRAMES_PER_SECOND, WINDOW_SECONDS
+from .common import to_numpy, token_label
+from .whisper_common import (check_step, content_frames, content_seconds, cross_attention_matrix,
+                             is_special, mel_grid, rate, step_cross_attention, word_of_step)
 from .whisper_mel import ATTN_COLORS, MEL_COLORS, shade_padding
 
 CHOSEN = "#ff7f0e"
@@ -22,8 +22,8 @@ LISTEN = "#00e5ff"
 
 
 def _x_range(trace, crop: str, margin: float = 1.0) -> list[float]:
-    total = trace["input.log_mel"].shape[1] / rate(trace, "mel_frame", MEL_RATE) \
-        if "input.log_mel" in trace else 30.0
+    total = trace["input.log_mel"].shape[1] / rate(trace, "mel_frame", MEL_FRAMES_PER_SECOND) \
+        if "input.log_mel" in trace else WINDOW_SECONDS
     if crop == "all":
         return [0.0, total]
     if crop != "content":
@@ -62,7 +62,7 @@ def top_k_figure(trace, step: int, *, k: int | None = None, height: int = 320) -
 
 def _listen_title(trace, step: int, att: np.ndarray, label: str) -> str:
     s = trace.steps[step]
-    enc_rate = rate(trace, "encoder_frame", ENC_RATE)
+    enc_rate = rate(trace, "encoder_frame", ENCODER_FRAMES_PER_SECOND)
     n_content_enc = int(np.ceil(content_seconds(trace) * enc_rate))
     pad_mass = float(att[n_content_enc:].sum() / max(att.sum(), 1e-12))
     peak = float(np.argmax(att)) / enc_rate
@@ -86,22 +86,21 @@ def cross_attention_figure(trace, step: int, *, heads="alignment", crop: str = "
     """
     step = check_step(trace, step)
     att, label = step_cross_attention(trace, step, heads)
-    enc_rate = rate(trace, "encoder_frame", ENC_RATE)
+    enc_rate = rate(trace, "encoder_frame", ENCODER_FRAMES_PER_SECOND)
     cols = 2 if top_k else 1
     fig = make_subplots(rows=1, cols=cols, column_widths=[0.74, 0.26][:cols],
                         horizontal_spacing=0.12 if top_k else 0.02,
                         specs=[[{"secondary_y": True}] + ([{}] if top_k else [])])
     if "input.log_mel" in trace:
         mel = to_numpy(trace["input.log_mel"])
-        edges, z = mel_grid(mel, content_frames(trace), mel_rate=rate(trace, "mel_frame", MEL_RATE),
-                            max_cells=max_cells)
+        mel_rate = rate(trace, "mel_frame", MEL_FRAMES_PER_SECOND)
+        edges, z = mel_grid(mel, content_frames(trace), mel_rate=mel_rate, max_cells=max_cells)
         lo, hi = float(z.min()), float(z.max())
         z8 = np.round((z - lo) / max(hi - lo, 1e-9) * 255).astype(np.uint8)  # no hover: 1 byte/cell
         fig.add_trace(go.Heatmap(z=z8, x=edges, y=np.arange(mel.shape[0] + 1) - 0.5, zmin=0, zmax=255,
                                  colorscale=MEL_COLORS, showscale=False, hoverinfo="skip"),
                       row=1, col=1, secondary_y=False)
-        shade_padding(fig, content_seconds(trace), mel.shape[1] / rate(trace, "mel_frame", MEL_RATE),
-                      xref="x", yref="y")
+        shade_padding(fig, content_seconds(trace), mel.shape[1] / mel_rate, xref="x", yref="y")
     fig.add_trace(go.Scatter(x0=0.5 / enc_rate, dx=1 / enc_rate, y=att, mode="lines", line=dict(color=LISTEN, width=2),
                              fill="tozeroy", fillcolor="rgba(0,229,255,0.25)", name="cross-attention",
                              showlegend=False,
@@ -134,7 +133,7 @@ def cross_attention_map_figure(trace, *, heads="alignment", step: int | None = N
     cross-attention over time (seconds) as colour. Speech is read left to right, so the bright
     cells run down a diagonal; ``step`` draws a box around one row."""
     m, label = cross_attention_matrix(trace, heads)  # (step, key_frame)
-    enc_rate = rate(trace, "encoder_frame", ENC_RATE)
+    enc_rate = rate(trace, "encoder_frame", ENCODER_FRAMES_PER_SECOND)
     xr = _x_range(trace, crop)
     n = int(min(m.shape[1], np.ceil(xr[1] * enc_rate)))
     m = m[:, :n] / np.maximum(m[:, :n].max(axis=1, keepdims=True), 1e-12)  # each row to its peak

@@ -8,8 +8,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..errors import LabError
-from .common import to_numpy
-from .whisper_common import SAMPLE_RATE, rate, waveform_envelope
+from ..whisper.constants import SAMPLE_RATE
+from .common import envelope_traces, to_numpy
+from .whisper_common import rate
 
 WORD_FILLS = ["rgba(31,119,180,0.18)", "rgba(44,160,44,0.18)"]
 CURSOR = "#ff7f0e"
@@ -36,15 +37,10 @@ def word_timeline_figure(source, words: list[dict] | None = None, *, sample_rate
     else:
         samples = to_numpy(source)
     words = words or []
-    t, lo, hi = waveform_envelope(samples, sample_rate, max_points)
     dur = samples.size / sample_rate
-    peak = float(max(np.abs(lo).max(initial=0), np.abs(hi).max(initial=0), 1e-6))
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0),
-                             showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0),
-                             fill="tonexty", fillcolor="rgba(80,80,80,0.6)", showlegend=False,
-                             hoverinfo="skip"))
+    peak = float(max(np.abs(samples).max(initial=0), 1e-6))
+    fig = go.Figure(envelope_traces(samples, sample_rate, max_points=max_points, width=0,
+                                    fillcolor="rgba(80,80,80,0.6)"))
     for i, w in enumerate(words):
         s, e = float(w["start"]), float(w["end"])
         fig.add_vrect(x0=s, x1=e, fillcolor=WORD_FILLS[i % 2], line_width=0, layer="below")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from ..capture import model_lock
 from ..errors import LabError
 from .decode import Prompt, _decoder_forward, logits_processors, max_new_tokens
 
@@ -38,7 +39,18 @@ def beam_search(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, *, 
     ``alive`` (continued to the next step), ``finished`` (entered the finished set; such nodes also
     carry ``normalized_score`` = score / length ** length_penalty, what ranks finished
     hypotheses), ``pruned``. Nodes on the best hypothesis' path carry ``best: True``.
+
+    The whole search holds the model's lock (``lab.capture.model_lock``; a plain function, so the
+    lock is never held across a ``yield``).
     """
+    with model_lock(model):
+        return _beam_search(model, tokenizer, encoder_out, prompt, beam_size=beam_size,
+                            max_steps=max_steps, length_penalty=length_penalty,
+                            early_stopping=early_stopping)
+
+
+def _beam_search(model, tokenizer, encoder_out, prompt, *, beam_size, max_steps, length_penalty,
+                 early_stopping) -> dict:
     from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
     n = int(beam_size)

@@ -2,39 +2,22 @@
 
 One 30 s window: waveform (16 kHz, <= 30 s) -> log-mel (80 x 3000, zero-padded audio after the
 clip) -> conv stem (3000 -> 1500 frames) -> encoder layers -> final layer norm.
-Hooks come from ``lab.trace.hooks`` and are removed in ``finally``.
+Hooks come from ``lab.capture.hooks`` (installed under the model's lock, removed in ``finally``).
 """
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..audio import Audio
+from ..capture import AttentionRecorder, hooks, model_lock  # noqa: F401 (model_lock re-exported)
 from ..errors import LabError
-from ..trace import Trace, hooks
+from ..trace import Trace
 from . import names
-
-SAMPLE_RATE = 16000
-HOP = 160  # samples per mel frame (10 ms)
-WINDOW_SECONDS = 30.0
-
-
-_LOCKS: "weakref.WeakKeyDictionary[torch.nn.Module, threading.Lock]" = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def model_lock(model: torch.nn.Module) -> threading.Lock:
-    """One lock per model object: a forward pass with capture hooks holds it, so two traces running
-    at once on a shared model (app threads) never record each other's tensors."""
-    with _LOCKS_GUARD:
-        if model not in _LOCKS:
-            _LOCKS[model] = threading.Lock()
-        return _LOCKS[model]
+from .constants import HOP, SAMPLE_RATE, WINDOW_SECONDS
 
 
 def log_mel(audio: Audio, processor) -> tuple[torch.Tensor, int]:
@@ -54,13 +37,6 @@ def log_mel(audio: Audio, processor) -> tuple[torch.Tensor, int]:
     return feats.to(torch.float32), int(n_content)
 
 
-def _weights(output) -> torch.Tensor | None:
-    """Attention weights out of a WhisperAttention forward output ``(attn_output, attn_weights)``."""
-    if isinstance(output, tuple) and len(output) > 1:
-        return output[1]
-    return None
-
-
 def capture_encoder(model, input_features: torch.Tensor, trace: Trace) -> torch.Tensor:
     """Run the encoder once on ``input_features`` (1, n_mels, 3000), recording into ``trace``:
 
@@ -78,9 +54,9 @@ def capture_encoder(model, input_features: torch.Tensor, trace: Trace) -> torch.
     enc = names.module(model, "encoder")
     n_layers = len(enc.layers)
     hidden: list[torch.Tensor | None] = [None] * (n_layers + 1)
-    want_attn = [i for i in range(n_layers)
-                 if policy.keeps_layer(i) and policy.keeps(names.enc_attn(i))]
-    missing: list[int] = []
+    attn = AttentionRecorder(model, trace=trace, name="encoder.layers.{i}.attn.pattern",
+                             axes=names.AXES["encoder.layers.{i}.attn.pattern"], part="encoder")
+    want_attn = attn.wanted(n_layers)
 
     def conv_hook(name, axes):
         def fn(_m, _inp, out):
@@ -97,30 +73,17 @@ def capture_encoder(model, input_features: torch.Tensor, trace: Trace) -> torch.
             hidden[i + 1] = hs[0].detach()
         return fn
 
-    def attn_hook(i):
-        def fn(_m, _inp, out):
-            w = _weights(out)
-            if w is None:
-                missing.append(i)
-                return
-            trace.add(names.enc_attn(i), policy.select_heads(w[0], 0), names.AXES[
-                "encoder.layers.{i}.attn.pattern"], attention=True)
-        return fn
-
     installs = [(names.module(model, "encoder.conv.1"), conv_hook("encoder.conv.1", ("channel", "stem_frame"))),
                 (names.module(model, "encoder.conv.2"), conv_hook("encoder.conv.2", ("channel", "encoder_frame")))]
     installs += [(names.module(model, "encoder.layers.{i}", i=i), layer_out(i)) for i in range(n_layers)]
-    installs += [(names.module(model, "encoder.layers.{i}.attn", i=i), attn_hook(i)) for i in want_attn]
+    installs += [(names.module(model, "encoder.layers.{i}.attn", i=i), attn.hook(i)) for i in want_attn]
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
-    with model_lock(model), torch.no_grad(), \
+    with torch.no_grad(), \
             hooks(model, [(names.module(model, "encoder.layers.{i}", i=0), layer_in)], pre=True), \
             hooks(model, installs):
         out = enc(input_features.to(device=device, dtype=dtype)).last_hidden_state
-    if missing:
-        raise LabError(f"encoder attention capture came back empty for layers {missing}: the model "
-                       f"uses attn_implementation={model.config._attn_implementation!r}; load it "
-                       "with attention=True (eager)")
+    attn.check()
     trace.add("encoder.hidden", torch.stack(hidden), names.AXES["encoder.hidden"])
     trace.add("encoder.output", out[0], names.AXES["encoder.output"])
     return out

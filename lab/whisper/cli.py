@@ -37,7 +37,7 @@ def _steps(trace, window: int | None = None) -> list[dict]:
 def run(args) -> dict:
     from ..audio import load_audio
     from ..models import load_cached
-    from .capture import WINDOW_SECONDS
+    from .constants import WINDOW_SECONDS
     from .long import trace_long
     from .tracer import trace_whisper
 

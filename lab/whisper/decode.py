@@ -17,10 +17,10 @@ from typing import Iterator
 
 import torch
 
+from ..capture import AttentionRecorder, hooks
 from ..errors import LabError
-from ..trace import Trace, hooks
+from ..trace import Trace
 from . import names
-from .capture import model_lock
 
 LANGUAGE_TOP = 5
 
@@ -181,31 +181,32 @@ def repetition_at_tail(tokens: list[int], *, max_ngram: int = 16, min_repeats: i
 
 
 class _AttnRecorder:
-    """Hooks on every decoder layer's self- and cross-attention for one forward pass."""
+    """Hooks on every decoder layer's self- and cross-attention for one forward pass:
+    ``self_w[i]`` (head, query_token, key_token), ``cross_w[i]`` (head, query_token, key_frame)."""
 
     def __init__(self, model):
         dec = names.module(model, "decoder")
         self.n_layers = len(dec.layers)
         self.model = model
-        self.self_w: list[torch.Tensor | None] = [None] * self.n_layers
-        self.cross_w: list[torch.Tensor | None] = [None] * self.n_layers
+        self._recs: list[AttentionRecorder] = []
 
     def installs(self):
-        def rec(store, i):
-            def fn(_m, _inp, out):
-                store[i] = out[1][0].detach() if isinstance(out, tuple) and len(out) > 1 and out[1] is not None else None
-            return fn
+        """Fresh (module, hook) pairs for one forward pass (the weights of the last pass are
+        dropped)."""
+        self.self_w: list[torch.Tensor | None] = [None] * self.n_layers
+        self.cross_w: list[torch.Tensor | None] = [None] * self.n_layers
+        self._recs = [AttentionRecorder(self.model, part="decoder",
+                                        on_weights=lambda i, w, s=store: s.__setitem__(i, w))
+                      for store in (self.self_w, self.cross_w)]
         out = []
         for i in range(self.n_layers):
-            out.append((names.module(self.model, "decoder.layers.{i}.self_attn", i=i), rec(self.self_w, i)))
-            out.append((names.module(self.model, "decoder.layers.{i}.cross_attn", i=i), rec(self.cross_w, i)))
+            out.append((names.module(self.model, "decoder.layers.{i}.self_attn", i=i), self._recs[0].hook(i)))
+            out.append((names.module(self.model, "decoder.layers.{i}.cross_attn", i=i), self._recs[1].hook(i)))
         return out
 
     def check(self):
-        if any(w is None for w in self.self_w + self.cross_w):
-            raise LabError("decoder attention capture came back empty: the model uses "
-                           f"attn_implementation={self.model.config._attn_implementation!r}; "
-                           "load it with attention=True (eager)")
+        for rec in self._recs:
+            rec.check()
 
 
 def _add_stack(trace: Trace, name: str, axes_key: str, ws: list[torch.Tensor], index) -> None:
@@ -270,7 +271,9 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
     step_in = ids
     trace.meta["stop_reason"] = None
     for s in range(limit):
-        with model_lock(model), torch.no_grad(), hooks(model, rec.installs()):
+        # the model's lock is held for each step's forward pass (inside ``hooks``), not across the
+        # ``yield``: a streaming app may resume this generator on another thread, or abandon it
+        with torch.no_grad(), hooks(model, rec.installs()):
             out = _decoder_forward(model, encoder_out, step_in, cache)
         rec.check()
         cache = out.past_key_values

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ..audio import Audio
 from ..errors import LabError
 from ..trace import CapturePolicy, Trace
-from .capture import SAMPLE_RATE, WINDOW_SECONDS
+from .constants import SAMPLE_RATE, WINDOW_SECONDS
 from .tracer import as_audio, as_loaded, trace_whisper
 
 # Per window, encoder self-attention is 1500 x 1500 per head and layer (~110 MB on tiny.en at fp16):

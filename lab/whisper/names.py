@@ -5,13 +5,16 @@
 table and the golden test in ``tests/whisper/test_capture.py`` change -- nothing else.
 
 Capture names (tensor names in the Trace) and their axes are listed in ``AXES`` (per-layer and
-per-step names are patterns with ``{i}`` / ``{s}``); ``WHISPER_CONTRACT.md`` documents them.
+per-step names are patterns with ``{i}`` / ``{s}``), the meta keys in ``META``; ``describe()``
+lists both (a test checks every name and meta key of real traces against them).
 """
 from __future__ import annotations
 
 import torch
 
-from ..trace import module_at
+from .. import tables
+from ..capture import module_at
+from .constants import ENCODER_FRAMES_PER_SECOND, MEL_FRAMES_PER_SECOND, SAMPLE_RATE
 
 MODULES: dict[str, str] = {
     "encoder": "model.encoder",
@@ -44,8 +47,41 @@ AXES: dict[str, tuple[str, ...]] = {
     "timestamps.path": ("point", "coord"),
 }
 
-TIME_BASES = {"sample": 16000.0, "mel_frame": 100.0, "stem_frame": 100.0, "encoder_frame": 50.0,
-              "query_frame": 50.0, "key_frame": 50.0}
+# meta key -> what it holds (trace.meta of trace_whisper / trace_long)
+META: dict[str, str] = {
+    "model": "config numbers: d_model, layers, heads, vocab_size, n_mels, attn_implementation ...",
+    "source": "where the audio came from",
+    "timings": "seconds per stage: encoder_s, decode_s, timestamps_s, beam_s",
+    "n_content_mel_frames": "mel frames holding audio (the rest of the 3000 is padding)",
+    "n_mel_frames": "mel frames of the window (3000)",
+    "content_seconds": "seconds of audio in the window",
+    "audio_notes": "what loading changed (resampled, down-mixed ...)",
+    "prompt": "[{token_id, token}] fed before the first generated token",
+    "language": "language code (multilingual checkpoints), else None",
+    "task": "transcribe | translate (multilingual checkpoints), else None",
+    "language_probs": "detected language: [{language, prob}] best first",
+    "alignment_heads": "[[layer, head]] whose cross-attention gives word timestamps",
+    "captured_layers": "{encoder: [...], decoder: [...]} layers the policy kept",
+    "captured_heads": "heads the policy kept (None: all)",
+    "stop_reason": "end_of_text | max_steps | repetition",
+    "token_ids": "generated token ids (the steps' token_id)",
+    "text": "decoded text (special tokens skipped)",
+    "timestamps": "DTW settings and rows behind timestamps.matrix / timestamps.path",
+    "words": "[{word, start, end, probability, tokens}] from the alignment heads (seconds)",
+    "reference": "the reference transcript given",
+    "wer": "WER alignment of the text against the reference (lab.wer)",
+    "beam": "beam tree: nodes, finished hypotheses, best_text (beam_size > 1)",
+    "window": "trace_long: {index, start, end, count} of this 30 s window (seconds)",
+}
+
+TIME_BASES = {"sample": float(SAMPLE_RATE), "mel_frame": MEL_FRAMES_PER_SECOND,
+              "stem_frame": MEL_FRAMES_PER_SECOND, "encoder_frame": ENCODER_FRAMES_PER_SECOND,
+              "query_frame": ENCODER_FRAMES_PER_SECOND, "key_frame": ENCODER_FRAMES_PER_SECOND}
+
+
+def describe() -> list[dict]:
+    """What a Whisper trace can hold: rows ``{name, kind, axes, doc}`` from ``AXES`` and ``META``."""
+    return tables.rows(AXES, META)
 
 
 def path(name: str, **index: int) -> str:

@@ -19,6 +19,7 @@ import torch
 
 from ..trace import Trace
 from . import names
+from .constants import ENCODER_FRAMES_PER_SECOND, WINDOW_MEL_FRAMES
 
 MEDFILT_WIDTH = 7
 PREPEND_PUNCTUATIONS = "\"'“¿([{-"
@@ -156,7 +157,7 @@ def word_timestamps(trace: Trace, tokenizer, *, eos: int, offset: float = 0.0,
     has_eot = ids[-1] == eos
     if has_eot:
         rows.append(len(ids) - 1)
-    n_frames = max(1, int(trace.meta.get("n_content_mel_frames", 3000)) // 2)
+    n_frames = max(1, int(trace.meta.get("n_content_mel_frames", WINDOW_MEL_FRAMES)) // 2)
     cross = trace["timestamps.cross_attn"][:, rows]
     matrix = alignment_matrix(cross, n_frames, medfilt_width)
     text_idx, time_idx = dtw(-matrix.double().numpy())
@@ -165,7 +166,7 @@ def word_timestamps(trace: Trace, tokenizer, *, eos: int, offset: float = 0.0,
               names.AXES["timestamps.path"], force=True)
     trace.meta["timestamps"] = {"rows": rows, "n_frames": n_frames, "medfilt_width": medfilt_width,
                                 "method": "DTW over alignment-head cross-attention (openai timing.py)"}
-    rate = trace.time_bases.get("encoder_frame", 50.0)
+    rate = trace.time_bases.get("encoder_frame", ENCODER_FRAMES_PER_SECOND)
     jumps = np.pad(np.diff(text_idx), (1, 0), constant_values=1).astype(bool)
     jump_times = time_idx[jumps] / rate  # the time each row is entered, one per row
     text_rows = rows[:-1] if has_eot else rows

@@ -9,33 +9,24 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from ..audio import Audio, load_audio
+from .. import capture as _core
+from ..audio import Audio
 from ..errors import LabError
 from ..trace import CapturePolicy, Trace
 from . import names
-from .capture import SAMPLE_RATE, capture_encoder, log_mel, record_inputs
+from .capture import capture_encoder, log_mel, record_inputs
+from .constants import SAMPLE_RATE
 from .decode import build_prompt, decode_greedy
 
 
 def as_loaded(loaded):
     """A ``lab.models.Loaded`` from a Loaded or a model id (resolved with ``load_cached``)."""
-    from ..models import Loaded, load_cached
-
-    if loaded is None or isinstance(loaded, str):
-        loaded = load_cached(loaded, family="whisper")
-    if not isinstance(loaded, Loaded):
-        raise LabError(f"expected a model id or lab.models.Loaded, got {type(loaded).__name__}")
-    if loaded.family != "whisper":
-        raise LabError(f"{loaded.model_id!r} is a {loaded.family} model, not Whisper")
-    return loaded
+    return _core.as_loaded(loaded, "whisper")
 
 
 def as_audio(audio) -> Audio:
-    if isinstance(audio, Audio):
-        if audio.sample_rate == SAMPLE_RATE:
-            return audio
-        return load_audio((audio.sample_rate, audio.samples), SAMPLE_RATE)
-    return load_audio(audio, SAMPLE_RATE)
+    """Mono float32 audio at 16 kHz (see ``lab.capture.as_audio``)."""
+    return _core.as_audio(audio, SAMPLE_RATE)
 
 
 def alignment_heads(model) -> list[list[int]]:
@@ -74,7 +65,8 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
                        language: str | None = None, task: str | None = None,
                        stop_on_repetition: bool = True) -> Iterator[Trace]:
     """Yield the same growing Trace: after the encoder, after each decoder step, and once complete
-    (text, words, wer, beam). See ``WHISPER_CONTRACT.md`` for names, axes and meta keys."""
+    (text, words, wer, beam). Names, axes and meta keys: ``lab.whisper.names.AXES`` / ``META``
+    (``lab.whisper.describe()``)."""
     loaded = as_loaded(loaded)
     audio = as_audio(audio)
     model, tokenizer = loaded.model, loaded.processor.tokenizer

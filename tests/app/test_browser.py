@@ -1,5 +1,8 @@
 """The lab in a real browser (playwright + Debian chromium): load the app, run an example clip
-on the offline Whisper tiny.en, check the plots rendered, move the step slider, screenshot."""
+on the offline Whisper tiny.en, check the plots rendered, move the step slider, screenshot.
+
+Screenshots go to a temporary directory; ``AUDIOLAB_SCREENS=assets/screens`` keeps them (to
+regenerate the README's)."""
 from __future__ import annotations
 
 import os
@@ -12,7 +15,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.real, pytest.mark.app]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENS = Path(os.environ.get("AUDIOLAB_SCREENS", "/work/notes/screens"))
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +27,15 @@ def app_url():
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
     yield url
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory) -> Path:
+    """Where the screenshots go: ``$AUDIOLAB_SCREENS`` if set, else a temporary directory."""
+    d = Path(os.environ["AUDIOLAB_SCREENS"]) if os.environ.get("AUDIOLAB_SCREENS") else \
+        tmp_path_factory.mktemp("screens")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +56,7 @@ def _plot_ok(page, elem_id: str) -> int:
     return page.locator(f"#{elem_id} .js-plotly-plot .main-svg *").count()
 
 
-def test_whisper_tab_runs_an_example_and_draws(app_url, page, tmp_path):
+def test_whisper_tab_runs_an_example_and_draws(app_url, page, screens):
     page.goto(app_url)
     page.get_by_role("tab", name="Whisper").click()
     page.get_by_text("Please open the door and close the window.").first.click()
@@ -56,8 +67,7 @@ def test_whisper_tab_runs_an_example_and_draws(app_url, page, tmp_path):
         page.wait_for_function("() => (document.querySelector('#whisper-status')?.innerText || '')"
                                ".match(/Done|Error/)", timeout=180_000)
     finally:
-        SCREENS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENS / "whisper_tab_after_run.png"), full_page=True)
+        page.screenshot(path=str(screens / "whisper_tab_after_run.png"), full_page=True)
     assert "end_of_text" in status.inner_text(), status.inner_text()
 
     for elem in ("whisper-step-plot", "whisper-words-plot"):
@@ -77,5 +87,4 @@ def test_whisper_tab_runs_an_example_and_draws(app_url, page, tmp_path):
     for elem in ("whisper-mel-plot", "whisper-enc-plot", "whisper-map-plot"):
         assert _plot_ok(page, elem) > 10, elem
     assert "WER" in page.locator("#whisper-wer").inner_text()
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENS / "whisper_tab.png"), full_page=True)
+    page.screenshot(path=str(screens / "whisper_tab.png"), full_page=True)

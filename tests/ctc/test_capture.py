@@ -159,7 +159,7 @@ def test_zoo_whisper_ctc_model_traces(short_audio, tmp_path):
     from types import SimpleNamespace
 
     from lab.models import Loaded
-    from lab.zoo.whisper_ctc import WhisperCTCConfig, WhisperCTCFeatureExtractor, WhisperCTCForCTC
+    from lab.ctc.whisper_ctc import WhisperCTCConfig, WhisperCTCFeatureExtractor, WhisperCTCForCTC
 
     cfg = WhisperCTCConfig(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
                            num_mel_bins=80, max_source_positions=1500, head_layers=1, head_dim=16,
@@ -187,7 +187,7 @@ def test_whisper_ctc_bins_first_features_give_the_right_geometry(tmp_path):
     from types import SimpleNamespace
 
     from lab.models import Loaded
-    from lab.zoo.whisper_ctc import WhisperCTCConfig, WhisperCTCFeatureExtractor, WhisperCTCForCTC
+    from lab.ctc.whisper_ctc import WhisperCTCConfig, WhisperCTCFeatureExtractor, WhisperCTCForCTC
 
     cfg = WhisperCTCConfig(d_model=32, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=64,
                            num_mel_bins=80, max_source_positions=1500, head_layers=1, head_dim=16,

@@ -53,7 +53,7 @@ def peaky_trace():
     v = vocab_of(L)
     fill_ctc(tr, peaky_logits("the quick brown fox jumps over the lazy dog", v, tr.meta["n_frames"]), v)
     score_reference(tr, REF, vocab=v)
-    decode_with_beams(tr, vocab=v, lm_text=REF, beam_width=8)
+    decode_with_beams(tr, vocab=v, lm_text=REF, beam_size=8)
     return tr
 
 

@@ -48,7 +48,7 @@ def test_the_lm_spell_checks(w2v):
     lp = _ambiguous(v)
     greedy = collapse(lp.argmax(1).tolist(), v).text
     assert greedy == "THE BRWN FOX"
-    res = compare(lp, v, greedy, lm=build_lm(TEXT, v), beam_width=16, frames_per_second=50)
+    res = compare(lp, v, greedy, lm=build_lm(TEXT, v), beam_size=16, frames_per_second=50)
     assert res["beam"]["text"] == "THE BRWN FOX"  # acoustics alone prefer the blank
     assert res["beam_lm"]["text"] == "THE BROWN FOX"  # the LM knows BROWN
     assert res["changed_by_lm"] == [{"beam": "BRWN", "beam_lm": "BROWN"}]
@@ -63,7 +63,7 @@ def test_beam_equals_greedy_on_confident_frames(w2v):
     v = vocab_of(w2v)
     logits = peaky_logits("a moment of truth", v, 80, confidence=12, noise=0.3)
     lp = torch.log_softmax(logits, -1)
-    assert beam_decode(lp, v, beam_width=8)["text"] == collapse(lp.argmax(-1).tolist(), v).text
+    assert beam_decode(lp, v, beam_size=8)["text"] == collapse(lp.argmax(-1).tolist(), v).text
 
 
 def test_hotwords_and_labels(w2v):

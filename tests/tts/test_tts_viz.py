@@ -76,6 +76,17 @@ def test_big_spectrogram_is_pooled():
         assert figure_bytes(fig) < 5_000_000
 
 
+def test_overview_leaves_the_backend_and_pyplot_alone(tr, monkeypatch):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    backend, open_figures = matplotlib.get_backend(), plt.get_fignums()
+    monkeypatch.setattr(matplotlib, "use", lambda *a, **k: pytest.fail("overview_figure switched the backend"))
+    fig = tv.overview_figure(tr)
+    assert matplotlib.get_backend() == backend and plt.get_fignums() == open_figures
+    assert len(fig.axes) >= 5
+
+
 def test_overview_png(tr):
     fig = tv.overview_figure(tr, step=5)
     buf = io.BytesIO()

@@ -11,7 +11,7 @@ from lab.viz import whisper as wv
 from lab.viz.common import figure_bytes
 from lab.viz.whisper_common import mel_grid, step_cross_attention, waveform_envelope
 
-from conftest import make_fake_trace
+from fake_whisper_trace import make_fake_trace
 
 
 def _z(trace_obj):

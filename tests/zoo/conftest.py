@@ -9,6 +9,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def heldout_speech():
-    from lab.zoo.heldout import load_speech
+    from training.zoo.heldout import load_speech
 
     return load_speech(ROOT / "assets" / "heldout" / "speech-en")

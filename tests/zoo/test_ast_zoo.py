@@ -1,6 +1,6 @@
 """The shipped ``tiny-ast-sounds`` tagger: loads offline through the resolver by id and meets its
 goal (mAP >= 0.9) on the committed held-out scenes (``assets/heldout/tiny-ast-sounds/``, written by
-``lab.zoo.heldout.write_ast_sounds``)."""
+``training.zoo.heldout.write_ast_sounds``)."""
 import json
 from pathlib import Path
 

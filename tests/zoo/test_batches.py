@@ -1,7 +1,7 @@
-"""The recipes' batch samplers (lab.zoo.common)."""
+"""The recipes' batch samplers (training.zoo.common)."""
 import numpy as np
 
-from lab.zoo.common import bucketed_batches, shuffled_batches
+from training.zoo.common import bucketed_batches, shuffled_batches
 
 
 def test_bucketed_batches_cover_every_clip_once_per_pass_with_little_padding():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.zoo import tts_data
-from lab.zoo.ceilings import voices
+from training.zoo import tts_data
+from training.zoo.ceilings import voices
 
 SENTENCES = Path(__file__).resolve().parents[2] / "assets" / "heldout" / "tiny-speecht5-tts-en" / "sentences.json"
 

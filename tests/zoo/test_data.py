@@ -1,8 +1,8 @@
 """The zoo's speech synthesis recipe: deterministic, diverse, held-out voices/sentences kept apart."""
 import numpy as np
 
-from lab.zoo import data
-from lab.zoo.common import VOCAB, encode_text, greedy_decode
+from training.zoo import data
+from training.zoo.common import VOCAB, encode_text, greedy_decode
 
 
 def test_spec_is_a_pure_function_of_split_index_seed():

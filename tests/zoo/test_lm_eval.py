@@ -1,10 +1,10 @@
-"""Greedy vs KenLM beam search on the zoo's CTC models (lab.zoo.lm_eval)."""
+"""Greedy vs KenLM beam search on the zoo's CTC models (training.zoo.lm_eval)."""
 import pytest
 
 from lab.audio import load_audio
 from lab.ctc.capture import vocab_of
 from lab.models import resolve
-from lab.zoo import data, lm_eval
+from training.zoo import data, lm_eval
 
 
 def test_lm_texts_are_training_texts_only():

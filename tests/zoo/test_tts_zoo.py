@@ -18,7 +18,7 @@ SENTENCES = ROOT / "assets" / "heldout" / "tiny-speecht5-tts-en" / "sentences.js
 @pytest.fixture(scope="module")
 def scored():
     from lab.tts.speaker import load_speaker
-    from lab.zoo import tts_eval
+    from training.zoo import tts_eval
 
     L = resolve("tiny-speecht5-tts-en")
     rows = json.loads(SENTENCES.read_text())

@@ -9,7 +9,7 @@ import torch
 
 from lab.audio import load_audio
 from lab.models import ZOO_DIR, resolve
-from lab.zoo.common import cer
+from training.zoo.common import cer
 
 ROOT = Path(__file__).resolve().parents[2]
 HELD = ROOT / "assets" / "heldout"
@@ -40,7 +40,7 @@ def test_ctc_en_heldout_cer_and_peaky(heldout_speech):
 
 @pytest.mark.real
 def test_ctc_en_checkpoints_load_and_improve(heldout_speech):
-    from lab.zoo.watch import checkpoint_dirs, checkpoint_step
+    from lab.ctc.checkpoints import checkpoint_dirs, checkpoint_step
 
     cks = checkpoint_dirs()  # four under checkpoints/, then the model itself (the final state)
     assert [checkpoint_step(c) for c in cks] == [100, 300, 800, 2000, 5000]
@@ -94,7 +94,7 @@ def test_ctc_en_teacher_encodes_missing_states(tmp_path, monkeypatch):
     # the distillation teacher does not depend on the whisper-tiny.en-ctc recipe having run: with no
     # cached encoder states it encodes the clips itself, and its posteriors are the resolved model's own
     import lab.models
-    from lab.zoo import data, train_wav2vec2_ctc as W
+    from training.zoo import data, train_wav2vec2_ctc as W
 
     monkeypatch.setattr(data, "data_cache", lambda: tmp_path)
     post = W.teacher_posteriors(3, 0, log=lambda *_: None)

@@ -3,11 +3,11 @@ import pytest
 import torch
 
 from lab.audio import load_audio
-from lab.zoo.common import cer
+from training.zoo.common import cer
 
 
 def _tiny(conv: int = 0):
-    from lab.zoo.whisper_ctc import WhisperCTCConfig, WhisperCTCForCTC
+    from lab.ctc.whisper_ctc import WhisperCTCConfig, WhisperCTCForCTC
 
     cfg = WhisperCTCConfig(d_model=64, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=128,
                            head_dim=32, head_heads=2, head_ffn_dim=64, head_layers=2, head_conv_kernel=conv)
@@ -52,8 +52,8 @@ def test_conv_kernel_must_be_odd():
 
 def test_tiny_save_load_roundtrip_through_resolver(tmp_path):
     from lab.models import resolve
-    from lab.zoo.common import tokenizer
-    from lab.zoo.whisper_ctc import WhisperCTCFeatureExtractor
+    from lab.ctc.zoo_vocab import tokenizer
+    from lab.ctc.whisper_ctc import WhisperCTCFeatureExtractor
     from transformers import Wav2Vec2Processor
 
     m = _tiny(5)  # the shipped head's layout: config.head_conv_kernel survives the round trip
@@ -99,7 +99,7 @@ def test_whisper_ctc_build_is_deterministic(tmp_path):
     from safetensors.torch import load_file
 
     from lab.models import BUNDLES
-    from lab.zoo.build import ZOO, assemble_whisper_ctc
+    from lab.ctc.whisper_ctc.build import ZOO, assemble_whisper_ctc
 
     wdir, _ = BUNDLES["whisper-tiny.en"]()
     src = ZOO / "whisper-tiny.en-ctc"
@@ -113,14 +113,14 @@ def test_whisper_ctc_build_is_deterministic(tmp_path):
 
 def test_encoder_states_cached_per_chunk(tmp_path, monkeypatch):
     # the recipe caches the frozen encoder's states in chunks that corpora of any size share
-    from lab.zoo import data, train_whisper_ctc as R
+    from training.zoo import data, train_whisper_ctc as R
 
     monkeypatch.setenv("AUDIOLAB_CACHE", str(tmp_path))
     monkeypatch.setattr(R, "STATES_CHUNK", 2)
     monkeypatch.setattr(data, "TRAIN_CHUNK", 4)
     assert R.encoder_states("heldout", 5, 0) is None  # nothing cached, no model: no states
     m = _tiny()
-    from lab.zoo.whisper_ctc import WhisperCTCFeatureExtractor
+    from lab.ctc.whisper_ctc import WhisperCTCFeatureExtractor
 
     fe = WhisperCTCFeatureExtractor()
     states, samples = R.encoder_states("heldout", 5, 0, m, fe, log=lambda *_: None)

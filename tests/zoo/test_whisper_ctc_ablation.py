@@ -19,7 +19,7 @@ def _script():
 
 @pytest.mark.parametrize("k", [1, 2])
 def test_head_input_rerun_matches_cached_states(k):
-    from lab.zoo.whisper_ctc import WhisperCTCConfig, WhisperCTCForCTC
+    from lab.ctc.whisper_ctc import WhisperCTCConfig, WhisperCTCForCTC
 
     torch.manual_seed(0)
     cfg = WhisperCTCConfig(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,

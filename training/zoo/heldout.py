@@ -1,6 +1,6 @@
 """Write the small committed held-out sets under ``assets/heldout/`` (deterministic).
 
-``python -m lab.zoo.heldout speech`` writes ``assets/heldout/speech-en/``: the 20 shortest of the first
+``python -m training.zoo.heldout speech`` writes ``assets/heldout/speech-en/``: the 20 shortest of the first
 60 clips of the ``heldout`` split (espeak accents/variants and sentences never used in training), FLAC
 16 kHz 16-bit, with ``texts.json`` ({file: {text, voice, speed, pitch}}). Both CTC zoo models
 (``whisper-tiny.en-ctc``, ``tiny-wav2vec2-ctc-en``) are tested on it.
@@ -116,7 +116,7 @@ def write_sound_examples(out: Path = ROOT / "assets" / "clips" / "scenes", seed:
                             ("chord_clicks_noise.wav", b, ["chord", "clicks", "noise"])):
         sf.write(out / name, (x / np.abs(x).max() * 0.8).astype(np.float32), data.SAMPLE_RATE,
                  subtype="PCM_16")
-        meta[name] = {"labels": labels, "made_with": "lab.zoo.heldout.write_sound_examples (lab/zoo/sounds.py)"}
+        meta[name] = {"labels": labels, "made_with": "training.zoo.heldout.write_sound_examples (training/zoo/sounds.py)"}
     (out / "scenes.json").write_text(json.dumps(meta, indent=1) + "\n")
     return out
 
@@ -124,7 +124,7 @@ def write_sound_examples(out: Path = ROOT / "assets" / "clips" / "scenes", seed:
 def write_tts(out: Path = HELDOUT / "tiny-speecht5-tts-en", n: int = 20, seed: int = 0) -> Path:
     """``sentences.json``: ``n`` Harvard-style test sentences of ``tiny-speecht5-tts-en`` (all 20:
     the card's set; never in its training texts) with the duration of the training voice's own
-    rendering (flite ``awb``, silence trimmed: :mod:`lab.zoo.tts_data`), the stop token's reference."""
+    rendering (flite ``awb``, silence trimmed: :mod:`training.zoo.tts_data`), the stop token's reference."""
     from . import tts_data
     from .train_speecht5_tts import test_texts
 

@@ -2,7 +2,7 @@
 
 Classes (:data:`LABELS`), every source a pure function of a numpy ``Generator``, 16 kHz float32:
 
-- ``speech``: an espeak-ng / flite sentence from :mod:`lab.zoo.data` (training voices for the
+- ``speech``: an espeak-ng / flite sentence from :mod:`training.zoo.data` (training voices for the
   ``train`` split, the held-out voices for ``heldout``), cropped or placed inside its segment.
 - ``tone``: ONE steady sinusoid, 150-4000 Hz (log-uniform), constant level.
 - ``siren``: a sweep of 0.5-1.5 octaves (ratio 1.41-2.8) that repeats every 0.25-3 s: up-ramp,
@@ -169,6 +169,6 @@ def scene(split: str, index: int, seed: int, speech: list[np.ndarray]) -> tuple[
 
 
 def speech_pool(split: str, n: int, seed: int = 0, start: int = 0) -> list[np.ndarray]:
-    """``n`` clean speech clips of ``split`` (no noise/reverb augmentation; cached by lab.zoo.data)."""
+    """``n`` clean speech clips of ``split`` (no noise/reverb augmentation; cached by training.zoo.data)."""
     audio, _ = data.corpus(split, n, seed, start=start, cache=data.data_cache(), augment=False)
     return audio

@@ -1,7 +1,7 @@
 """Speech for ``tiny-speecht5-tts-en``: one flite voice, text -> (log10-mel, duration).
 
 Every clip is flite's ``awb`` voice at its own rate, no augmentation (a TTS model learns one
-voice), rendered by :func:`lab.zoo.data.synthesize`, leading/trailing silence trimmed
+voice), rendered by :func:`training.zoo.data.synthesize`, leading/trailing silence trimmed
 (``librosa.effects.trim``, 40 dB below peak) so the stop target is the end of speech, then turned
 into SpeechT5's target features with ``SpeechT5FeatureExtractor(audio_target=...)``: (mel_frame,
 80) log10-mel, 62.5 frames/s (hop 256 at 16 kHz).
@@ -23,7 +23,7 @@ from .sentences import simple_sentence, written
 # Version 1 used espeak-ng en-us (165 wpm, pitch 50). Whisper tiny.en mis-hears that voice even in
 # its own audio (WER 0.31 on the Harvard-style sentences, 0.34 after log-mel + Griffin-Lim: above
 # the issue's 0.30 goal before any model is involved); flite awb scores 0.09 raw, 0.11 through
-# Griffin-Lim (same 20 sentences; `python -m lab.zoo.ceilings voices`), so version 2 learns awb.
+# Griffin-Lim (same 20 sentences; `python -m training.zoo.ceilings voices`), so version 2 learns awb.
 ENGINE, VOICE, SPEED, PITCH = "flite", "awb", 0, 0
 TRIM_DB = 40
 SPLIT_SEEDS = {"train": 11, "heldout": 12}

@@ -14,6 +14,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lab.audio import SAMPLE_RATE
+from lab.tts.constants import STOP_THRESHOLD
+
 DURATION_TOLERANCE = 0.15
 
 
@@ -26,7 +29,7 @@ def synthesize(model, processor, speaker: torch.Tensor, text: str, seed: int = 0
     # the lab's own text path: phones for a model with a phone front end, else characters
     ids = torch.tensor([prepare_text(text, processor, model.config.max_text_positions).token_ids])
     with torch.no_grad():
-        res = loop.run(model, ids, speaker, loop.LoopSettings(threshold=0.5, seed=seed))
+        res = loop.run(model, ids, speaker, loop.LoopSettings(threshold=STOP_THRESHOLD, seed=seed))
     return res, griffin_lim(res.mel_post.numpy(), MelParams.from_processor(processor))
 
 
@@ -40,14 +43,14 @@ def evaluate(model, processor, speaker: torch.Tensor, texts: list[str], ref_seco
     items, errors, words, diag = [], 0, 0, []
     for text, ref_s in zip(texts, ref_seconds):
         res, wav = synthesize(model, processor, speaker, text)
-        r = check(wav, 16000, text, whisper)
+        r = check(wav, SAMPLE_RATE, text, whisper)
         cross = torch.stack([s.cross_attn for s in res.steps]).float().numpy()  # (step, layer, head, text)
         hd = head_diagonality(cross)
         diag.append(hd)
         n_ref = r["hits"] + r["substitutions"] + r["deletions"]
         errors += r["substitutions"] + r["deletions"] + r["insertions"]
         words += n_ref
-        seconds = len(wav) / 16000
+        seconds = len(wav) / SAMPLE_RATE
         items.append({"text": text, "heard": r["hypothesis"], "wer": round(r["wer"], 3),
                       "seconds": round(seconds, 2), "reference_seconds": round(float(ref_s), 2),
                       "duration_ratio": round(seconds / ref_s, 3), "stop_reason": res.stop_reason,

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..errors import LabError
+from lab.audio import SAMPLE_RATE
+from lab.errors import LabError
 
-SAMPLE_RATE = 16000
 DICT_PATH = Path("/usr/share/dict/american-english")
 
 ESPEAK_ACCENTS_TRAIN = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-029"]
@@ -247,6 +247,6 @@ def chunked_corpus(split: str, n: int, seed: int = 0, *, cache: Path | None = No
 
 
 def data_cache() -> Path:
-    from ..models import cache_dir
+    from lab.cache import cache_dir
 
     return cache_dir() / "zoo-data"

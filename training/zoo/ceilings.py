@@ -1,13 +1,13 @@
 """What the zoo's goals are up against: Whisper tiny.en as a listener on the zoo's own test audio.
 
 - ``ctc``: Whisper tiny.en's own encoder-decoder (greedy, with its language model) on the CTC
-  held-out clips (``lab.zoo.data`` split ``heldout``: held-out espeak voices, random word
+  held-out clips (``training.zoo.data`` split ``heldout``: held-out espeak voices, random word
   sequences) -- the reference for the CTC models' CER.
 - ``voices``: Whisper tiny.en on each candidate TTS voice's own audio of the Harvard-style test
   sentences, raw and through SpeechT5's log-mel + Griffin-Lim -- the ceiling for the TTS model's
   WER (a model cannot be understood better than the voice it imitates).
 
-``python -m lab.zoo.ceilings ctc [N]`` / ``python -m lab.zoo.ceilings voices``. Scores are corpus
+``python -m training.zoo.ceilings ctc [N]`` / ``python -m training.zoo.ceilings voices``. Scores are corpus
 rates: errors / reference words (WER) or characters (CER), from :func:`lab.tts.intelligibility.check`.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ def ctc(n: int = 300, seed: int = 0) -> dict:
 def voice_wer(texts: list[str], voice: tuple | None = None, *, griffin_lim: bool = True,
               whisper=None) -> float:
     """Whisper tiny.en's corpus WER on ``voice``'s own audio of ``texts`` (``(engine, voice, speed,
-    pitch)``, default the TTS training voice; silence trimmed by :func:`lab.zoo.tts_data.speak`),
+    pitch)``, default the TTS training voice; silence trimmed by :func:`training.zoo.tts_data.speak`),
     through SpeechT5's log-mel + Griffin-Lim when ``griffin_lim``, else raw."""
     from lab.models import load_cached
     from lab.tts.intelligibility import check
@@ -100,4 +100,4 @@ if __name__ == "__main__":
         for row in voices():
             print(row)
     else:
-        raise SystemExit("usage: python -m lab.zoo.ceilings ctc [N] | voices")
+        raise SystemExit("usage: python -m training.zoo.ceilings ctc [N] | voices")

@@ -1,6 +1,6 @@
 """Train ``whisper-tiny.en-ctc``: a small CTC head on the frozen Whisper tiny.en encoder.
 
-Recipe: synthesize train clips (``lab.zoo.data``, espeak-ng + flite, augmented), run the frozen
+Recipe: synthesize train clips (``training.zoo.data``, espeak-ng + flite, augmented), run the frozen
 encoder once per clip (unpadded, batch 1) and cache its layers' states (fp16, per 2000 clips); train
 the head (projection 384->192, 2 pre-norm layers of depthwise conv (15 frames) + attention + FFN,
 linear to the 32-char vocabulary) with CTC on those states, in batches of clips of similar length;
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lab.audio import SAMPLE_RATE
 from . import data
 from .common import VOCAB, bucketed_batches, cer, encode_text, greedy_decode, warmup_cosine
 
@@ -24,7 +25,7 @@ HEAD = {"head_layers": 2, "head_dim": 192, "head_heads": 4, "head_ffn_dim": 768,
         "dropout": 0.1, "use_weighted_layer_sum": True}
 N_TRAIN, N_HELDOUT, N_FLITE = 32000, 300, 100
 STEPS, BATCH, LR = 10000, 16, 1.5e-3
-DATA_VERSION = 2  # the corpus version the shipped head was trained on (lab.zoo.data.RECIPE_VERSION)
+DATA_VERSION = 2  # the corpus version the shipped head was trained on (training.zoo.data.RECIPE_VERSION)
 
 
 STATES_CHUNK = 2000  # encoder states are cached per 2000 clips: corpora of any multiple share files
@@ -129,9 +130,9 @@ def frozen_model():
     """(model, feature extractor, Whisper directory): an untrained ``HEAD`` on the offline Whisper
     tiny.en encoder (weights copied from the resolved ``whisper-tiny.en`` bundle's directory, frozen,
     in eval mode)."""
-    from ..models import resolve
-    from .build import whisper_ctc_config
-    from .whisper_ctc import WhisperCTCFeatureExtractor, WhisperCTCForCTC
+    from lab.models import resolve
+    from lab.ctc.whisper_ctc.build import whisper_ctc_config
+    from lab.ctc.whisper_ctc import WhisperCTCFeatureExtractor, WhisperCTCForCTC
 
     w = resolve("whisper-tiny.en", attention=False)
     whisper_dir = Path(w.path)
@@ -143,7 +144,7 @@ def frozen_model():
 
 
 def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
-    from .build import assemble_whisper_ctc
+    from lab.ctc.whisper_ctc.build import assemble_whisper_ctc
 
     t_start = time.time()
     torch.manual_seed(seed)
@@ -221,7 +222,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
         with torch.no_grad():
             he_audio, _ = data.corpus("heldout", n_held, seed, cache=data.data_cache(), version=DATA_VERSION)
             for a in he_audio[:20]:
-                iv = proc(a, sampling_rate=16000, return_tensors="pt").input_features
+                iv = proc(a, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
                 e2e.append(proc.batch_decode(m(iv).logits.argmax(-1))[0])
         c_e2e = cer([s.text for s in he_specs[:20]], e2e)
     total = time.time() - t_start
@@ -255,7 +256,7 @@ voices/sentences (0.18 on flite `slt`, a synthesizer it never heard). Held-out C
 0.27 / 0.22 / 0.20 / 0.19 / 0.18 / 0.15 / 0.15 / 0.14 / 0.14 / 0.14 at 1000 ... 10000. Its errors
 are mostly spelling by sound: `tickets difficult legal hours running` -> `tikits difficult lagal
 ouers ronning`. With beam search and a word bigram of the training texts (`python -m
-lab.zoo.lm_eval`, the table "Decoding with an external LM" below) CER goes 0.14 -> 0.076, under
+training.zoo.lm_eval`, the table "Decoding with an external LM" below) CER goes 0.14 -> 0.076, under
 0.08: the LM supplies the vocabulary's spellings. The goal is about the model, so the greedy figure
 counts. The test (`tests/zoo/test_whisper_ctc.py`) guards the measured level on the 20 committed
 clips (they are the short, hard end of the held-out set).
@@ -297,11 +298,11 @@ en-us-nyc 0.14, en-gb-x-gbcwmd (Welsh) 0.18.
 
 How hard the held-out set is: Whisper tiny.en itself -- the same encoder with its own decoder and
 language model, greedy -- scores CER 0.42 (WER 0.86) on these 300 clips (`were current x` ->
-`Why can't I let you know?`; `python -m lab.zoo.ceilings ctc`): random word sequences in
+`Why can't I let you know?`; `python -m training.zoo.ceilings ctc`): random word sequences in
 unfamiliar synthetic voices give it no context to lean on. The issue quotes CER 0.12 for a 2-layer
 MLP head on 600 espeak clips; re-measured here (a 2-layer MLP on the last encoder layer, 600 clips
 of the default `en-us` voice, 3000 steps):
-0.04 on unseen *grammar* sentences (`lab.zoo.sentences`, ~200 words) in the same voice, 0.20 on
+0.04 on unseen *grammar* sentences (`training.zoo.sentences`, ~200 words) in the same voice, 0.20 on
 unseen random sentences over the 3000-word vocabulary in the same voice, 0.46 on this held-out set
 (unseen voices). Vocabulary breadth and unseen voices, both of which the issue asks for, are what
 make the goal hard.
@@ -316,10 +317,10 @@ text = m.processor.batch_decode(m.model(**feats).logits.argmax(-1))[0]
 
 ## What ships
 Only the trained part: `head.safetensors` (fp16, `head.*` + `lm_head.*`) and `recipe.json`. The
-resolver (`lab/zoo/build.py`, id `whisper-tiny.en-ctc` in `lab.models.BUNDLES`) assembles a full HF
+resolver (`lab/ctc/whisper_ctc/build.py`, id `whisper-tiny.en-ctc` in `lab.models.BUNDLES`) assembles a full HF
 directory (config.json, model.safetensors fp32, processor files) in the user cache from the
 `whisper-tiny.en` bundle's encoder + this head; the directory name carries the hashes of both, and
-the bytes are a pure function of them. The model class is `lab.zoo.whisper_ctc.WhisperCTCForCTC`
+the bytes are a pure function of them. The model class is `lab.ctc.whisper_ctc.WhisperCTCForCTC`
 (registered with `AutoModelForCTC`, no remote code).
 
 ## Architecture

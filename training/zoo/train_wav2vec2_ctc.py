@@ -7,12 +7,12 @@ with the convolutional
 relative position embedding, linear CTC head over the
 32-symbol character vocabulary (``<pad>`` = blank, ``|`` = word delimiter).
 
-Training: the synthesized corpus of ``lab.zoo.data`` (same train split as whisper-tiny.en-ctc);
+Training: the synthesized corpus of ``training.zoo.data`` (same train split as whisper-tiny.en-ctc);
 loss = CTC + a frame-level distillation term (KL to the posteriors of the ``whisper-tiny.en-ctc``
 teacher on the same clip, both models run at 50 frames/s), which lets a from-scratch model learn
 in CPU minutes instead of hours. Held-out evaluation on espeak voices and sentences never trained on.
 Four intermediate checkpoints are kept under ``checkpoints/`` for the "watch the alignment emerge"
-notebook; the fifth, final state is the model itself (``lab.zoo.watch.checkpoint_dirs``).
+notebook; the fifth, final state is the model itself (``lab.ctc.checkpoints.checkpoint_dirs``).
 Weights are stored fp16 and load as fp32.
 """
 from __future__ import annotations
@@ -25,6 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from lab.audio import SAMPLE_RATE
+from lab.ctc.checkpoints import normalize  # noqa: F401  (the recipes' import)
 
 from . import data
 from .common import VOCAB, cer, encode_text, greedy_decode, tokenizer, warmup_cosine
@@ -57,14 +60,9 @@ def config():
 def processor():
     from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2Processor
 
-    fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0,
+    fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0,
                                   do_normalize=True, return_attention_mask=False)
     return Wav2Vec2Processor(feature_extractor=fe, tokenizer=tokenizer())
-
-
-def normalize(a: np.ndarray) -> np.ndarray:
-    """Wav2Vec2FeatureExtractor's per-clip zero-mean unit-variance normalization."""
-    return (a - a.mean()) / np.sqrt(a.var() + 1e-7)
 
 
 def save_fp16(model, proc, out: Path) -> None:
@@ -82,14 +80,14 @@ def save_fp16(model, proc, out: Path) -> None:
 def teacher_posteriors(n: int, seed: int, log) -> list[torch.Tensor] | None:
     """Log-posteriors (frame, vocab) fp16 of the shipped whisper-tiny.en-ctc for training clips
     ``0 .. n-1``, from the frozen encoder's states that its recipe caches
-    (:func:`lab.zoo.train_whisper_ctc.encoder_states`). States not cached yet are computed here with
+    (:func:`training.zoo.train_whisper_ctc.encoder_states`). States not cached yet are computed here with
     the model the resolver builds (the same encoder), so this recipe does not need that one to have
     run. None only without the shipped head."""
     from safetensors.torch import load_file
 
     from . import train_whisper_ctc
-    from .build import ZOO, WHISPER_CTC_ID, whisper_ctc_config
-    from .whisper_ctc import WhisperCTCForCTC
+    from lab.ctc.whisper_ctc.build import ZOO, WHISPER_CTC_ID, whisper_ctc_config
+    from lab.ctc.whisper_ctc import WhisperCTCForCTC
 
     head = ZOO / WHISPER_CTC_ID / "head.safetensors"
     if not head.is_file():
@@ -97,7 +95,7 @@ def teacher_posteriors(n: int, seed: int, log) -> list[torch.Tensor] | None:
         return None
     cached = train_whisper_ctc.encoder_states("train", n, seed)
     if cached is None:
-        from ..models import resolve
+        from lab.models import resolve
 
         log(f"encoding {n} train clips with the frozen Whisper tiny.en encoder for the teacher")
         m = resolve(WHISPER_CTC_ID, attention=False)
@@ -170,7 +168,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     labels = [encode_text(s.text) for s in tr_specs]
     teacher = teacher_posteriors(n_train, seed, log) if KD_WEIGHT > 0 else None
     lengths = np.array([len(a) for a in tr_audio])
-    log(f"data: {n_train} clips, {lengths.sum() / 16000 / 3600:.2f} h")
+    log(f"data: {n_train} clips, {lengths.sum() / SAMPLE_RATE / 3600:.2f} h")
 
     model = Wav2Vec2ForCTC(config())
     model.config._attn_implementation = "eager"  # the shipped config loads eager when asked
@@ -290,5 +288,5 @@ stored fp16 weights.
 
 ## Checkpoints ("watch the alignment emerge")
 `checkpoints/step-NNNNN/` are full HF directories (fp16 weights) at steps 100, 300, 800 and 2000; the
-fifth state, the final step 5000, is the model itself (not stored twice; `lab.zoo.watch.checkpoint_dirs`
+fifth state, the final step 5000, is the model itself (not stored twice; `lab.ctc.checkpoints.checkpoint_dirs`
 lists all five). Resolve one by path (`resolve("lab/zoo/tiny-wav2vec2-ctc-en/checkpoints/step-00100")`)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lab.audio import SAMPLE_RATE
 from . import data
 from .common import shuffled_batches, warmup_cosine
 from .train_wav2vec2_ctc import _collate, normalize, processor, save_fp16
@@ -98,7 +99,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     n_train, n_held, steps = (N_TRAIN, N_HELDOUT, STEPS) if not quick else (24, 8, 4)
     tr = [scene("train", i, seed) for i in range(n_train)]
     he = [scene("heldout", i, seed) for i in range(n_held)]
-    log(f"data: {n_train} train scenes ({sum(len(a) for a, _ in tr) / 16000 / 60:.1f} min), "
+    log(f"data: {n_train} train scenes ({sum(len(a) for a, _ in tr) / SAMPLE_RATE / 60:.1f} min), "
         f"{n_held} held-out ({time.time() - t_start:.0f}s)")
     model, init = build_model(3, LABELS, frame=True)
     log(f"init: {init}")
@@ -151,7 +152,7 @@ frames = m.model(**x).logits.argmax(-1)[0]   # 0 silence, 1 speech, 2 noise; fra
 ```
 
 ## Recipe (`audiolab train tiny-wav2vec2-frames`)
-1200 synthetic scenes (`scene()` in `lab/zoo/train_wav2vec2_frames.py`): 3-6 segments, each of the
+1200 synthetic scenes (`scene()` in `training/zoo/train_wav2vec2_frames.py`): 3-6 segments, each of the
 three classes at least once: speech (a 2-4 word sentence by a training voice, trimmed, 30% with
 20-40 dB SNR background noise), silence (0.2-0.8 s noise floor at -75..-55 dBFS), noise (0.2-1 s of
 white/pink/brown noise or a noisy hum at -30..-6 dBFS). Frame label = segment under sample

@@ -1,14 +1,14 @@
 """Train ``tiny-speecht5-tts-en``: a small ``SpeechT5ForTextToSpeech`` on one synthetic voice.
 
-Recipe: texts from :mod:`lab.zoo.tts_data` (half grammatical sentences, half word sequences),
-their audio in one voice (flite ``awb``, see :mod:`lab.zoo.tts_data` for why not espeak-ng) as
+Recipe: texts from :mod:`training.zoo.tts_data` (half grammatical sentences, half word sequences),
+their audio in one voice (flite ``awb``, see :mod:`training.zoo.tts_data` for why not espeak-ng) as
 SpeechT5 log10-mel targets; teacher-forced training with
 transformers' own SpeechT5 loss -- L1 on the spectrogram before and after the post-net, BCE on the
 stop token (target 1 on the last real frame), and the guided-attention loss (Tachibana et al.
 2017) on the first two cross-attention heads of every decoder layer, which makes the text-to-frame
 alignment learnable in CPU time. The speaker embedding is the lab's fixed default vector
 (``assets/tts/default_speaker.npy``), shipped as ``speaker.npy``. Evaluated with the lab's own
-decoder loop + Griffin-Lim + Whisper tiny.en (:mod:`lab.zoo.tts_eval`) on texts it never saw.
+decoder loop + Griffin-Lim + Whisper tiny.en (:mod:`training.zoo.tts_eval`) on texts it never saw.
 """
 from __future__ import annotations
 
@@ -183,7 +183,7 @@ CARD_TITLE = ("A small SpeechT5 text-to-speech model the lab trains on one synth
               "speech Whisper tiny.en mostly understands (WER 0.28 on unseen Harvard-style sentences).")
 CARD_DATA = """One flite voice (`awb`, its own speaking rate), no augmentation, leading and trailing silence
 trimmed (40 dB below peak); targets are SpeechT5's log10-mel features of that audio. Texts:
-`lab/zoo/tts_data.py` (even clips: grammar sentences of `lab/zoo/sentences.py`; odd clips: 2-8
+`training/zoo/tts_data.py` (even clips: grammar sentences of `training/zoo/sentences.py`; odd clips: 2-8
 random words from `data.sentence`). Test texts come from other seeds plus the Harvard-style list;
 the recipe asserts none of them is in the training texts. Per-set results (WER, durations,
 diagonality per layer and head, examples) are in `metrics.json` under `eval`."""
@@ -235,7 +235,7 @@ WER 0.31 on the 20 Harvard-style sentences straight from espeak-ng `en-us`, 0.34
 Griffin-Lim -- above the 0.30 goal before any model is involved (`en-us+m3` 0.33 / 0.34,
 `en-gb-x-rp` 0.41 / 0.46). flite's voices score 0.09-0.18 raw and 0.11-0.21 after Griffin-Lim,
 `awb` the best (0.09 / 0.11), so the goal is reachable in principle with it. Reproduce with
-`python -m lab.zoo.ceilings voices`; `tests/zoo/test_ceilings.py` holds `awb` under 0.30. The previous model (same recipe on espeak-ng `en-us`, 1817 s) scored WER 0.92
+`python -m training.zoo.ceilings voices`; `tests/zoo/test_ceilings.py` holds `awb` under 0.30. The previous model (same recipe on espeak-ng `en-us`, 1817 s) scored WER 0.92
 Harvard / 0.79 grammar, durations within 15 % for 80 % / 100 %, diagonality 0.968: the voice
 change did not change what the model learns in 45 CPU minutes, only the ceiling.
 
@@ -265,9 +265,9 @@ not a real x-vector; the model knows one voice). Vocoder offline: Griffin-Lim (`
 Weights fp16 on disk, loaded as fp32.
 
 ## Training (`audiolab train tiny-speecht5-tts-en`)
-Data: `lab/zoo/tts_data.py` -- flite `awb`, silence trimmed; input = the texts' phones
+Data: `training/zoo/tts_data.py` -- flite `awb`, silence trimmed; input = the texts' phones
 (`PHONES = True`; False trains on letters); texts half grammatical sentences
-(`lab/zoo/sentences.py`), half random word sequences over 3000 common words. Loss: transformers'
+(`training/zoo/sentences.py`), half random word sequences over 3000 common words. Loss: transformers'
 SpeechT5 loss (L1 before and after the post-net, stop-token BCE with positive weight 5, guided
 attention on 2 heads per decoder layer, sigma 0.4, scale 10). AdamW lr 1e-3, 300 warm-up steps,
 cosine over 9500 steps, batches of 24 length-sorted clips, seed 0, CPU (2 threads). An earlier run

@@ -1,62 +1,36 @@
-"""Shared pieces of the zoo: the character vocabulary, tokenizer, greedy CTC decoding, CER."""
+"""Shared pieces of the zoo recipes: the character vocabulary (the runtime's,
+:mod:`lab.ctc.zoo_vocab`), corpus CER / WER (:mod:`lab.wer`), lr schedules and batch samplers."""
 from __future__ import annotations
-
-import json
-import string
-from pathlib import Path
 
 import numpy as np
 
-# facebook/wav2vec2-base-960h layout: blank/pad 0, specials, word delimiter "|", letters, apostrophe
-VOCAB: dict[str, int] = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4}
-for _c in string.ascii_lowercase + "'":
-    VOCAB[_c] = len(VOCAB)
-BLANK = 0
+from lab.ctc.zoo_vocab import BLANK, VOCAB, encode_text, greedy_decode, tokenizer  # noqa: F401
 
 
-def tokenizer(path: Path | None = None):
-    """A ``Wav2Vec2CTCTokenizer`` over :data:`VOCAB` (saved to ``path`` if given)."""
-    import tempfile
+def _rates(refs: list[str], hyps: list[str]) -> tuple[float, float]:
+    """Corpus (WER, CER): edits summed over the clips / reference words (characters) summed,
+    each clip scored by :func:`lab.wer.wer_alignment` on the texts as they are (whitespace only)."""
+    from lab.wer import wer_alignment
 
-    from transformers import Wav2Vec2CTCTokenizer
-
-    with tempfile.TemporaryDirectory() as tmp:
-        vf = Path(tmp) / "vocab.json"
-        vf.write_text(json.dumps(VOCAB))
-        tok = Wav2Vec2CTCTokenizer(str(vf), unk_token="<unk>", pad_token="<pad>",
-                                   word_delimiter_token="|", do_lower_case=False)
-    if path is not None:
-        tok.save_pretrained(str(path))
-    return tok
-
-
-def encode_text(text: str) -> list[int]:
-    """'two words' -> ids of 't','w','o','|','w',... (unknown characters dropped)."""
-    return [VOCAB["|"] if c == " " else VOCAB[c] for c in text.lower().strip() if c == " " or c in VOCAB]
-
-
-def greedy_decode(ids) -> str:
-    """Collapse repeats, drop blanks, '|' -> space (the standard CTC greedy rule)."""
-    inv = {i: c for c, i in VOCAB.items()}
-    out, prev = [], None
-    for i in np.asarray(ids).tolist():
-        if i != prev and i != BLANK:
-            out.append(inv.get(i, ""))
-        prev = i
-    s = "".join(" " if c == "|" else (c if len(c) == 1 else "") for c in out)
-    return " ".join(s.split())
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
+    words = chars = werr = cerr = 0.0
+    for ref, hyp in zip(refs, hyps):
+        r = wer_alignment(ref, hyp, normalize=False)
+        n_chars = len(" ".join(ref.split()))
+        werr += r["substitutions"] + r["deletions"] + r["insertions"]
+        cerr += r["cer"] * n_chars
+        words += len(r["reference_words"])
+        chars += n_chars
+    return werr / words, cerr / chars
 
 
 def cer(refs: list[str], hyps: list[str]) -> float:
-    import jiwer
-
-    return float(jiwer.cer(refs, hyps))
+    return float(_rates(refs, hyps)[1])
 
 
 def wer(refs: list[str], hyps: list[str]) -> float:
-    import jiwer
-
-    return float(jiwer.wer(refs, hyps))
+    return float(_rates(refs, hyps)[0])
 
 
 def warmup_cosine(opt, steps: int, warm: int, floor: float = 0.0):

@@ -1,6 +1,6 @@
 """Model cards: ``lab/zoo/<id>/README.md`` rendered from the recipe text + ``metrics.json``.
 
-``python -m lab.zoo.cards ID`` (the training recipes call :func:`write` at the end).
+``python -m training.zoo.cards ID`` (the training recipes call :func:`write` at the end).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 ZOO = Path(__file__).parent
 
-DATA = """Training speech comes from `lab/zoo/data.py` (recipe version 2, bit-reproducible per clip):
+DATA = """Training speech comes from `training/zoo/data.py` (recipe version 2, bit-reproducible per clip):
 sentences of 2-8 words drawn from the 3,000 most frequent English words (PyPI `wordfreq`) that are
 plain lower-case words of Debian `wamerican` (60% of the draws from the 1,000 most frequent); voices
 are espeak-ng accents {en-us, en-gb, en-gb-scotland, en-gb-x-gbclan, en-gb-x-rp, en-029} x 29
@@ -57,12 +57,12 @@ Timings are wall-clock seconds on the lab's 2-core CPU box with `torch.set_num_t
 
 
 def lm_section(lm: dict | None) -> str:
-    """The card's greedy vs beam vs beam + LM table (``metrics["lm"]`` from :mod:`lab.zoo.lm_eval`)."""
+    """The card's greedy vs beam vs beam + LM table (``metrics["lm"]`` from :mod:`training.zoo.lm_eval`)."""
     if not lm:
         return ""
     s = lm["settings"]
     return f"""
-### Decoding with an external LM (`python -m lab.zoo.lm_eval --write`)
+### Decoding with an external LM (`python -m training.zoo.lm_eval --write`)
 The same log-probs on {lm['clips']} held-out clips, three decoders:
 
 | decoder | held-out CER |

@@ -1,4 +1,4 @@
-"""Training entry point: ``audiolab train NAME`` or ``python -m lab.zoo.train NAME``.
+"""Training entry point: ``audiolab train NAME`` or ``python -m training.zoo.train NAME``.
 
 Every recipe is CPU-only and seeded; it writes the shipped files under ``lab/zoo/<id>/`` (or
 ``--out``) plus a model card, and prints a JSON summary (metrics, steps, seconds, size).
@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import sys
 
 RECIPES = {
-    "whisper-tiny.en-ctc": "lab.zoo.train_whisper_ctc",
-    "tiny-speecht5-tts-en": "lab.zoo.train_speecht5_tts",
-    "tiny-wav2vec2-ctc-en": "lab.zoo.train_wav2vec2_ctc",
-    "tiny-wav2vec2-keywords": "lab.zoo.train_wav2vec2_keywords",
-    "tiny-wav2vec2-frames": "lab.zoo.train_wav2vec2_frames",
-    "tiny-ast-sounds": "lab.zoo.train_ast_sounds",
+    "whisper-tiny.en-ctc": "training.zoo.train_whisper_ctc",
+    "tiny-speecht5-tts-en": "training.zoo.train_speecht5_tts",
+    "tiny-wav2vec2-ctc-en": "training.zoo.train_wav2vec2_ctc",
+    "tiny-wav2vec2-keywords": "training.zoo.train_wav2vec2_keywords",
+    "tiny-wav2vec2-frames": "training.zoo.train_wav2vec2_frames",
+    "tiny-ast-sounds": "training.zoo.train_ast_sounds",
 }
 
 
@@ -44,14 +45,14 @@ def run(args) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(args.threads)
     mod = importlib.import_module(available()[args.name])
-    from ..models import ZOO_DIR
+    from lab.models import ZOO_DIR
 
     out = args.out or str(ZOO_DIR / args.name)
     return mod.train(out, seed=args.seed, quick=args.quick)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lab.zoo.train", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.zoo.train", description=__doc__.splitlines()[0])
     add_arguments(p)
     args = p.parse_args(argv)
     print(json.dumps(run(args), indent=1, default=str))

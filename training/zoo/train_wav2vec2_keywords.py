@@ -1,7 +1,7 @@
 """Train ``tiny-wav2vec2-keywords``: ``Wav2Vec2ForSequenceClassification`` over the ten digits.
 
 Clips: one digit word ("zero".."nine") per clip, spoken by the training espeak/flite voices of
-``lab.zoo.data`` (random speed, pitch, tempo, reverb, noise, 0-0.4 s of silence at each end); evaluated
+``training.zoo.data`` (random speed, pitch, tempo, reverb, noise, 0-0.4 s of silence at each end); evaluated
 on the held-out espeak voices (accents and variants never used in training). The encoder starts
 from ``tiny-wav2vec2-ctc-en`` (same architecture) when it is present; the projector + classifier are
 new; mean-pooled over frames (HF's pooling, attention-mask aware). Weights fp16, load as fp32.
@@ -35,7 +35,7 @@ def corpus(split: str, n: int, seed: int):
 def build_model(num_labels, id2label, frame: bool = False):
     from transformers import Wav2Vec2ForAudioFrameClassification, Wav2Vec2ForSequenceClassification
 
-    from .build import ZOO
+    from lab.ctc.whisper_ctc.build import ZOO
 
     cfg = config()
     cfg.num_labels = num_labels

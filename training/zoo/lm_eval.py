@@ -1,6 +1,6 @@
 """The zoo's CTC models with an external language model: greedy vs KenLM beam search, CER.
 
-``python -m lab.zoo.lm_eval [MODEL ...] [--clips N] [--write]`` scores ``whisper-tiny.en-ctc`` and
+``python -m training.zoo.lm_eval [MODEL ...] [--clips N] [--write]`` scores ``whisper-tiny.en-ctc`` and
 ``tiny-wav2vec2-ctc-en`` (resolved offline, as the lab serves them) on the first ``N`` clips of the
 held-out split (voices and sentences never used in training), three ways on the same log-probs:
 
@@ -14,7 +14,7 @@ The held-out sentences are new random draws from the training vocabulary, so the
 no phrase knowledge: it knows which words exist and how often each is drawn. That is exactly the
 spelling knowledge a character CTC model lacks for words it mostly learns from sound.
 ``--write`` records the result under ``"lm"`` in the model's ``metrics.json`` and re-renders its
-card (:func:`lab.zoo.cards.rewrite`).
+card (:func:`training.zoo.cards.rewrite`).
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def score(lps: list[torch.Tensor], refs: list[str], vocab, lm) -> dict:
                "examples": [{"ref": r, "hyp": x} for r, x in list(zip(refs, h))[:3]]}
            for k, h in hyps.items()}
     out["settings"] = {"lm_order": lm.order, "lm_sentences": lm.sentences, "lm_words": len(lm.words),
-                       "alpha": DEFAULT_ALPHA, "beta": DEFAULT_BETA, "beam_width": DEFAULT_BEAM}
+                       "alpha": DEFAULT_ALPHA, "beta": DEFAULT_BETA, "beam_size": DEFAULT_BEAM}
     return out
 
 
@@ -83,7 +83,7 @@ def evaluate(model_id: str, n_clips: int = 300, seed: int = 0) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lab.zoo.lm_eval", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.zoo.lm_eval", description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="*", help=f"any of {', '.join(CTC_MODELS)} (default: both)")
     p.add_argument("--clips", type=int, default=300)
     p.add_argument("--write", action="store_true", help="store the result in the model's metrics.json")
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     unknown = [m for m in args.models if m not in CTC_MODELS]
     if unknown:
         p.error(f"unknown model(s) {unknown}; choose from {list(CTC_MODELS)}")
-    from .build import ZOO
+    from lab.ctc.whisper_ctc.build import ZOO
     from .cards import rewrite
 
     for m in args.models or CTC_MODELS:

@@ -1,5 +1,5 @@
 """Train ``tiny-ast-sounds``: ``ASTForAudioClassification`` (small config, the real overlapping
-16 x 16 patch embedding), multi-label over six synthetic sound classes (:mod:`lab.zoo.sounds`).
+16 x 16 patch embedding), multi-label over six synthetic sound classes (:mod:`training.zoo.sounds`).
 
 Data: scenes of 1-5 s, 1-4 classes each; the training speech is spoken by the training voices, the
 held-out scenes use the held-out voices and their own scene seeds. The fbanks are computed once with
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lab.audio import SAMPLE_RATE
 from . import sounds
 from .common import warmup_cosine
 from .train_wav2vec2_ctc import save_fp16
@@ -24,7 +25,7 @@ ID = "tiny-ast-sounds"
 LABELS = sounds.LABELS
 N_TRAIN, N_HELDOUT = 8000, 400
 N_SPEECH_TRAIN, N_SPEECH_HELDOUT = 1200, 150
-SPEECH_START = 960_000  # speech-pool indices of this recipe inside lab.zoo.data's splits
+SPEECH_START = 960_000  # speech-pool indices of this recipe inside training.zoo.data's splits
 STEPS, BATCH, LR, EVAL_EVERY = 2500, 32, 5e-4, 250
 MEL_BINS, MAX_LENGTH = 64, 500  # 5 s at 10 ms hop
 F_STRIDE, T_STRIDE = 8, 10
@@ -55,7 +56,7 @@ def extractor(mean: float | None = None, std: float | None = None):
 def fbanks(audio: list[np.ndarray]) -> np.ndarray:
     """Raw (unnormalized) fbanks (n, MAX_LENGTH, MEL_BINS) float16, zero-padded like the extractor."""
     fe = extractor()
-    return np.stack([fe(a, sampling_rate=16000, return_tensors="np")["input_values"][0]
+    return np.stack([fe(a, sampling_rate=SAMPLE_RATE, return_tensors="np")["input_values"][0]
                      for a in audio]).astype(np.float16)
 
 
@@ -103,7 +104,7 @@ def train(out: str, seed: int = 0, quick: bool = False, log=print) -> dict:
     pools = speech_pools(seed, quick)
     tr_audio, ytr = scenes("train", n_train, seed, pools["train"])
     he_audio, yhe = scenes("heldout", n_held, seed, pools["heldout"])
-    log(f"data: {n_train} train scenes ({sum(map(len, tr_audio)) / 16000 / 3600:.2f} h), {n_held} "
+    log(f"data: {n_train} train scenes ({sum(map(len, tr_audio)) / SAMPLE_RATE / 3600:.2f} h), {n_held} "
         f"held-out; class shares {np.round(ytr.mean(0), 3).tolist()} ({time.time() - t_start:.0f}s)")
     raw_tr, raw_he = fbanks(tr_audio), fbanks(he_audio)
     mean, std = fit_mean_std(raw_tr, tr_audio)
@@ -188,8 +189,8 @@ small); in time stride 10 (the original AST's) is enough for events of >= 0.5 s 
 and keeps a training step cheap on one CPU thread. Hidden 128, 4 layers, 4 heads, MLP 256.
 
 ## Recipe (`audiolab train tiny-ast-sounds --threads 1`)
-Scenes from `lab/zoo/sounds.py` (`scene()`): 1-5 s, 1-4 different classes (p = .30/.35/.25/.10):
-**speech** (a clean espeak-ng/flite sentence from `lab/zoo/data.py`: a pool of 1,200 training-voice
+Scenes from `training/zoo/sounds.py` (`scene()`): 1-5 s, 1-4 different classes (p = .30/.35/.25/.10):
+**speech** (a clean espeak-ng/flite sentence from `training/zoo/data.py`: a pool of 1,200 training-voice
 clips; held-out scenes draw from 150 clips by the held-out voices), **tone** (one steady sinusoid,
 150-4000 Hz), **siren** (a sweep of 0.5-1.5 octaves repeating every 0.25-3 s: up, down, wail or yelp,
 0-2 weak harmonics), **noise** (white/pink/brown), **clicks** (2-20 decaying 1-5 ms bursts per second,

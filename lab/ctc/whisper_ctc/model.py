@@ -282,7 +282,8 @@ register()
 
 
 def load(path: str, attn: str, **kw):
-    """Resolver loader (``lab.models.ARCH_LOADERS``): (model, processor) for a ``whisper_ctc`` dir."""
+    """Resolver loader (``lab.registry.ARCH_LOADERS``, registered by ``lab/ctc/register.py``):
+    (model, processor) for a ``whisper_ctc`` dir."""
     from transformers import AutoProcessor
 
     register()
