@@ -18,7 +18,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from apps import common, factory
+from apps import common, factory, trace_io
 from lab import models
 from lab.classify import three_heads, trace_classify
 from lab.errors import LabError
@@ -92,7 +92,7 @@ def _load(model_id: str):
     if not model_id:
         raise LabError("pick a model")
     if model_id in DEMO:
-        loaded = factory.get(_demo_dir(DEMO[model_id]), FAMILY)
+        loaded = factory.get(_demo_dir(DEMO[model_id]), FAMILY, server_path=True)
         return dataclasses.replace(loaded, model_id=model_id,
                                    weights_source=f"random weights (demo), {loaded.weights_source}")
     return factory.get(model_id, FAMILY)
@@ -116,10 +116,31 @@ def _status(trace) -> str:
     return "<br>".join(parts)
 
 
-def _heads_md(loaded, n_samples: int) -> str:
+# the config fields lab.classify.heads.head_row reads: kept in the trace (meta["encoder_config"])
+# so a saved trace draws the three-heads table without its model
+HEAD_FIELDS = ("model_type", "conv_kernel", "conv_stride", "hidden_size", "num_hidden_layers",
+               "use_weighted_layer_sum", "add_adapter", "output_hidden_size", "vocab_size",
+               "pad_token_id", "ctc_loss_reduction", "ctc_zero_infinity", "classifier_proj_size",
+               "num_labels")
+
+
+def encoder_config(loaded) -> dict | None:
+    """The fields of a wav2vec2-style config the three-heads table reads (None for AST)."""
     cfg = loaded.model.config
     if not hasattr(cfg, "conv_stride"):
-        cfg = None
+        return None
+    return {k: getattr(cfg, k) for k in HEAD_FIELDS if hasattr(cfg, k)}
+
+
+def _heads_md(trace) -> str:
+    import types
+
+    n_samples = len(trace["input.waveform"])
+    fields = trace.meta.get("encoder_config")
+    cfg = types.SimpleNamespace(**fields) if fields else None
+    if cfg is None and trace.meta.get("kind") != "ast":
+        return ("The three-heads table reads the model's config; this trace does not hold it "
+                "(`meta['encoder_config']`, recorded by the app's runs).")
     if cfg is None:
         from lab.classify.tiny import tiny_config
 
@@ -144,13 +165,25 @@ def classify(audio, model_id, top_k):
     common.require_audio(audio)
     loaded = _load(model_id)
     trace = trace_classify(audio, loaded, top_k=int(top_k), policy=APP_POLICY)
+    config = encoder_config(loaded)
+    if config:
+        trace.meta["encoder_config"] = config
+    return _views(trace, int(top_k))
+
+
+def loaded_views(traces) -> list:
+    """Every output for a saved trace (``apps/trace_io.py``), as after a run."""
+    trace = traces[0]
+    return _views(trace, len(trace.meta.get("top_k") or []) or 5)
+
+
+def _views(trace, top_k: int) -> list:
     kind = trace.meta["kind"]
-    out = dict(status=_status(trace), topk_plot=cv.top_k_figure(trace, int(top_k)),
+    out = dict(status=_status(trace), topk_plot=cv.top_k_figure(trace, top_k),
                ast_group=gr.update(visible=kind == "ast"),
                seq_group=gr.update(visible=kind == "sequence"),
                frames_group=gr.update(visible=kind == "frames"),
-               heads_md=_heads_md(loaded, len(trace["input.waveform"])),
-               describe=trace.describe(), trace=trace)
+               heads_md=_heads_md(trace), describe=trace.describe(), trace=trace)
     if kind == "ast":
         F, T = trace.meta["patch_grid"]
         f, t = F // 2, min(T - 1, trace.meta["n_content_time_patches"] // 2)
@@ -228,28 +261,28 @@ def build() -> None:
         gr.Examples([[str(p)] for p in scenes], inputs=[audio],
                     label="Sound scenes (synthetic mixtures: speech + siren; chord + clicks + noise)")
     status = common.status_box("Pick a clip and press **Run**.", elem_id="classify-status")
-    topk_plot = gr.Plot(label="Top labels", elem_id="classify-topk")
+    topk_plot = trace_io.Plot(label="Top labels", elem_id="classify-topk")
     with gr.Column(visible=True) as ast_group:
-        grid_plot = gr.Plot(label="Filterbank and its overlapping patch grid",
+        grid_plot = trace_io.Plot(label="Filterbank and its overlapping patch grid",
                             elem_id="classify-grid")
         with gr.Row():
             patch_f = gr.Slider(0, 11, value=6, step=1, label="Patch row (frequency)")
             patch_t = gr.Slider(0, 100, value=0, step=1, label="Patch column (time)")
             layer = gr.Slider(0, 11, value=11, step=1, label="Layer")
         with gr.Row():
-            pixels_plot = gr.Plot(label="The patch as 16 x 16 pixels", elem_id="classify-pixels")
-            patch_attn_plot = gr.Plot(label="Its attention", elem_id="classify-patch-attn")
+            pixels_plot = trace_io.Plot(label="The patch as 16 x 16 pixels", elem_id="classify-pixels")
+            patch_attn_plot = trace_io.Plot(label="Its attention", elem_id="classify-patch-attn")
         with gr.Row():
             which = gr.Radio(["rollout", "CLS attention (head mean)", "CLS attention (one head)"],
                              value="rollout", label="Over the spectrogram")
             head = gr.Slider(0, 11, value=0, step=1, label="Head")
-        overlay_plot = gr.Plot(label="Attention over the spectrogram", elem_id="classify-overlay")
+        overlay_plot = trace_io.Plot(label="Attention over the spectrogram", elem_id="classify-overlay")
     with gr.Column(visible=False) as seq_group:
         label = gr.Dropdown([], label="Label whose logit is split over the frames")
-        contrib_plot = gr.Plot(label="Each frame's contribution", elem_id="classify-contrib")
-        pool_plot = gr.Plot(label="Projector output and its masked mean", elem_id="classify-pool")
+        contrib_plot = trace_io.Plot(label="Each frame's contribution", elem_id="classify-contrib")
+        pool_plot = trace_io.Plot(label="Projector output and its masked mean", elem_id="classify-pool")
     with gr.Column(visible=False) as frames_group:
-        timeline_plot = gr.Plot(label="Frame labels under the waveform", elem_id="classify-timeline")
+        timeline_plot = trace_io.Plot(label="Frame labels under the waveform", elem_id="classify-timeline")
     with gr.Accordion("One encoder, three heads", open=False):
         heads_md = gr.Markdown()
     with gr.Accordion("Trace contents (describe())", open=False):
@@ -262,3 +295,4 @@ def build() -> None:
     gr.on([which.change, layer.release, head.release], show_overlay,
           [trace, which, layer, head], overlay_plot, api_name="overlay")
     label.change(show_contribution, [trace, label], contrib_plot, api_name="contribution")
+    trace_io.panel(FAMILY, trace, OUTPUTS.components(ui), loaded_views, names=OUTPUTS)

@@ -18,12 +18,15 @@ import html
 import inspect
 import json
 import logging
+import re
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import gradio as gr
 import numpy as np
 
+from apps import budget, deadline, settings
 from lab import models
 from lab.errors import LabError
 
@@ -31,7 +34,7 @@ log = logging.getLogger("apps")
 
 CLIPS = Path(__file__).resolve().parents[1] / "assets" / "clips"
 NO_AUDIO = "no audio: upload a file, record with the microphone or pick an example"
-STATE_TTL_S = 3600  # a trace stays on the server this long after its session's last event
+STATE_TTL_S = 3600  # local default of settings.state_ttl_s (a trace's time on the server)
 BOX_STYLE = "border:2px solid #d62728;border-radius:6px;padding:8px"
 
 
@@ -42,12 +45,27 @@ def status_box(value: str, *, elem_id: str) -> gr.Markdown:
     return gr.Markdown(value, elem_id=elem_id)
 
 
+_PATH_CHARS = r"[^\s/\\'\"`()<>,;:|]"
+_ABS_PATH = re.compile(rf"(?<![\w.~/\\-])(?:~|[A-Za-z]:)?[/\\]{_PATH_CHARS}+(?:[/\\]{_PATH_CHARS}*)*")
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with every absolute (or ``~``) path cut to its last name: ``.../name``."""
+    def short(m: re.Match) -> str:
+        parts = [p for p in re.split(r"[/\\]", m.group(0)) if p]
+        return ".../" + (parts[-1] if parts else "")
+    return _ABS_PATH.sub(short, text)
+
+
 def message(exc: BaseException, expected: tuple[type[BaseException], ...] = ()) -> str:
     """What the user reads about ``exc``: a LabError (or an ``expected`` type) as it is, anything
-    else as an internal error naming its type (never a traceback)."""
+    else as an internal error naming its type (never a traceback). In public mode
+    (``settings.current().scrub_paths``) server paths are cut to their last name."""
     if isinstance(exc, (LabError,) + tuple(expected)):
-        return str(exc)
-    return f"internal error ({type(exc).__name__}): {exc}"
+        msg = str(exc)
+    else:
+        msg = f"internal error ({type(exc).__name__}): {exc}"
+    return scrub_paths(msg) if settings.current().scrub_paths else msg
 
 
 def error_box(exc: BaseException | str) -> str:
@@ -123,16 +141,30 @@ def guarded(outputs: int | Sequence[str] = 1, *, box: str | int | None = None,
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
             def stream(*args, **kw):
+                limit, started, gen = settings.current().time_limit_s, time.monotonic(), None
                 try:
-                    yield from fn(*args, **kw)
+                    budget.enforce(settings.current().trace_budget_bytes)
+                    gen = fn(*args, **kw)
+                    while True:  # the deadline is checked around every step (apps/deadline.py)
+                        with deadline.running(limit, started):
+                            try:
+                                item = next(gen)
+                            except StopIteration:
+                                return
+                        yield item
                 except Exception as exc:  # noqa: BLE001 -- keep serving: see failure()
                     yield failure(fn, exc)
+                finally:
+                    if gen is not None:
+                        gen.close()
             return stream
 
         @functools.wraps(fn)
         def call(*args, **kw):
             try:
-                return fn(*args, **kw)
+                budget.enforce(settings.current().trace_budget_bytes)
+                with deadline.running(settings.current().time_limit_s):
+                    return fn(*args, **kw)
             except Exception as exc:  # noqa: BLE001 -- keep serving: see failure()
                 return failure(fn, exc)
         return call
@@ -201,8 +233,10 @@ def audio_input(label: str, *, elem_id: str, **kw) -> gr.Audio:
 
 
 def trace_state(value=None) -> gr.State:
-    """Where a tab keeps its trace(s) on the server (only figures go to the browser)."""
-    return gr.State(value, time_to_live=STATE_TTL_S)
+    """Where a tab keeps its trace(s) on the server (only figures go to the browser): for
+    ``settings.current().state_ttl_s`` after the last update, and within the server-wide trace
+    budget (``apps/budget.py``: least recently used sessions' traces go first)."""
+    return gr.State(value, time_to_live=settings.current().state_ttl_s)
 
 
 def pcm16(samples, *, normalise: bool = False) -> np.ndarray:

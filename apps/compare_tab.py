@@ -9,7 +9,7 @@ import html
 
 import gradio as gr
 
-from apps import common, factory
+from apps import common, factory, trace_io
 from apps.ctc_tab import default_model as default_ctc
 from lab import models
 
@@ -58,7 +58,7 @@ def build() -> None:
             run = gr.Button("Compare", variant="primary", elem_id="compare-run")
     common.examples(audio, reference)
     table = gr.HTML(elem_id="compare-table")
-    lengths = gr.Plot(label="Sequence length at every stage", elem_id="compare-lengths")
+    lengths = trace_io.Plot(label="Sequence length at every stage", elem_id="compare-lengths")
     with gr.Row():
         ctc_wer = gr.HTML(elem_id="compare-ctc-wer")
         whisper_wer = gr.HTML(elem_id="compare-whisper-wer")

@@ -12,7 +12,7 @@ import html
 
 import gradio as gr
 
-from apps import common, factory
+from apps import common, factory, trace_io
 from lab.ctc.constants import TOP_K
 from lab.viz import ctc as cv
 
@@ -107,6 +107,11 @@ def transcribe(audio, model_id, reference, lm_text, beam, top_k):
     return _views(tr)
 
 
+def loaded_views(traces) -> list:
+    """Every output for a saved trace (``apps/trace_io.py``), as after a run."""
+    return _views(traces[0])
+
+
 def _pick(tr, index, figure, audio):
     """(``figure`` with item ``index`` highlighted, the ``audio`` under it); before a run: unchanged."""
     if tr is None or index is None:
@@ -161,31 +166,31 @@ def build() -> None:
     text = gr.Textbox(label="Greedy transcript", interactive=False)
     decoders = gr.HTML(elem_id="ctc-decoders")
     with gr.Accordion("1. The input: raw vs normalised waveform, frames", open=True):
-        wave = gr.Plot(label="Raw and normalised waveform", elem_id="ctc-wave")
+        wave = trace_io.Plot(label="Raw and normalised waveform", elem_id="ctc-wave")
         with gr.Row():
             grid_start = gr.Slider(0, 30, value=0.5, step=0.01, label="Frame grid: start (s)")
             grid_layer = gr.Dropdown(["last"] + [str(i) for i in range(7)], value="last",
                                      label="Conv layer")
-        grid = gr.Plot(label="Frame grid: hop and overlap", elem_id="ctc-grid")
-        chain = gr.Plot(label="Length at every layer", elem_id="ctc-chain")
+        grid = trace_io.Plot(label="Frame grid: hop and overlap", elem_id="ctc-grid")
+        chain = trace_io.Plot(label="Length at every layer", elem_id="ctc-chain")
     with gr.Accordion("2. The CTC head: logits and frame tokens", open=True):
-        logits = gr.Plot(label="Log-probabilities with the argmax path", elem_id="ctc-logits")
-        strip = gr.Plot(label="Frame tokens", elem_id="ctc-strip")
+        logits = trace_io.Plot(label="Log-probabilities with the argmax path", elem_id="ctc-logits")
+        strip = trace_io.Plot(label="Frame tokens", elem_id="ctc-strip")
     with gr.Accordion("3. The collapse, character by character", open=True):
         with gr.Row():
             char = gr.Dropdown([], label="Character (its frames light up; hear them)", elem_id="ctc-char")
             char_audio = gr.Audio(label=CHAR_AUDIO_LABEL, type="numpy", interactive=False)
-        collapse = gr.Plot(label="Collapse stepper", elem_id="ctc-collapse")
+        collapse = trace_io.Plot(label="Collapse stepper", elem_id="ctc-collapse")
     with gr.Accordion("4. Words over the waveform", open=True):
         with gr.Row():
             word = gr.Dropdown([], label="Word", elem_id="ctc-word")
             word_audio = gr.Audio(label=WORD_AUDIO_LABEL, type="numpy", interactive=False)
-        words = gr.Plot(label="Word spans", elem_id="ctc-words")
+        words = trace_io.Plot(label="Word spans", elem_id="ctc-words")
     with gr.Accordion("5. Encoder attention", open=True):
         with gr.Row():
             layer = gr.Dropdown([], label="Layer (captured ones)")
             head = gr.Dropdown(["mean"] + [str(i) for i in range(16)], value="mean", label="Head")
-        attention = gr.Plot(label="Self-attention", elem_id="ctc-attention")
+        attention = trace_io.Plot(label="Self-attention", elem_id="ctc-attention")
     with gr.Accordion("Trace contents (describe())", open=False):
         describe = gr.Code(label="trace.describe()", language=None)
 
@@ -197,3 +202,4 @@ def build() -> None:
           api_name="attention")
     gr.on([grid_start.release, grid_layer.change], show_grid, [state, grid_start, grid_layer], grid,
           api_name="frame_grid")
+    trace_io.panel(FAMILY, state, OUTPUTS.components(locals()), loaded_views, names=OUTPUTS)

@@ -11,6 +11,9 @@ import importlib
 
 import gradio as gr
 
+from apps import budget, settings
+from apps.settings import BUSY, Settings
+
 TAB_MODULES = ["apps.whisper_tab", "apps.ctc_tab", "apps.compare_tab", "apps.tts_tab",
                "apps.classify_tab"]
 
@@ -30,20 +33,44 @@ def available_tabs() -> list:
     return mods
 
 
-def build_app() -> gr.Blocks:
-    with gr.Blocks(title="Audio transformer lab") as demo:
+def _busy_message(demo: gr.Blocks) -> None:
+    """Word the queue-full refusal (HTTP 503) as "busy, try again in a minute". (The Gradio page
+    shows its own "This application is currently busy. Please try again." for a 503.)"""
+    q = demo._queue
+    push = q.push
+
+    async def polite_push(*args, **kw):
+        ok, detail, state = await push(*args, **kw)
+        if not ok and state == "queue_full":
+            detail = BUSY.format(n=len(q))
+        return ok, detail, state
+
+    q.push = polite_push
+
+
+def build_app(config: Settings | None = None) -> gr.Blocks:
+    """The app under ``config`` (default: ``Settings.from_env()``, i.e. ``AUDIOLAB_PUBLIC``);
+    the handlers read it from :func:`apps.settings.current`. Launch with
+    ``demo.launch(**config.launch_kw())`` (:func:`launch` does)."""
+    config = config or Settings.from_env()
+    settings.configure(config)
+    with gr.Blocks(title="Audio transformer lab", delete_cache=config.delete_cache) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             for mod in available_tabs():
                 with gr.Tab(mod.TITLE):
                     mod.build()
-    demo.queue(default_concurrency_limit=2)
+    demo.queue(default_concurrency_limit=config.concurrency, max_size=config.queue_max_size)
+    _busy_message(demo)
+    budget.register(demo)
+    demo.audiolab_settings = config
     return demo
 
 
-def launch(**kw):
-    demo = build_app()
-    kw.setdefault("max_file_size", "50mb")
+def launch(config: Settings | None = None, **kw):
+    demo = build_app(config)
+    for k, v in demo.audiolab_settings.launch_kw().items():
+        kw.setdefault(k, v)
     return demo.launch(theme=gr.themes.Soft(), **kw)
 
 

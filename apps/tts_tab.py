@@ -15,7 +15,7 @@ import time
 
 import gradio as gr
 
-from apps import common, factory
+from apps import common, factory, trace_io
 from lab.tts import TINY_ID
 from lab.tts.constants import STOP_THRESHOLD
 from lab.viz import tts as tv
@@ -56,7 +56,7 @@ def default_model() -> str:
 def _load(model_id: str):
     from lab.tts import model_ref
 
-    loaded = factory.get(model_ref(model_id or None), FAMILY)
+    loaded = factory.get(model_ref(model_id or None), FAMILY, server_path=model_id == TINY_ID)
     if model_id == TINY_ID and loaded.model_id != TINY_ID:
         loaded = dataclasses.replace(loaded, model_id=TINY_ID,
                                      weights_source="tiny random SpeechT5 (untrained)")
@@ -161,6 +161,11 @@ def speak(text, model_id, threshold, minlenratio, maxlenratio, seed, vocoder, sp
     yield _views([trace], 0, done=True)
 
 
+def loaded_views(traces) -> list:
+    """Every output for saved traces (``apps/trace_io.py``: one per sentence), as after a run."""
+    return _views(list(traces), 0, done=True)
+
+
 @common.guarded()
 def show_step(traces, sentence, step):
     tr = current(traces, sentence)
@@ -244,7 +249,7 @@ def build() -> None:
     status = common.status_box("Type a text and press **Speak**.", elem_id="tts-status")
     tokens = gr.HTML(label="Tokens (characters or phones)", elem_id="tts-tokens")
     sentence = gr.Slider(1, 2, value=1, step=1, label="Sentence", visible=False)
-    live_plot = gr.Plot(label="The spectrogram as it is written (newest frames outlined)",
+    live_plot = trace_io.Plot(label="The spectrogram as it is written (newest frames outlined)",
                         elem_id="tts-live-plot")
     with gr.Row():
         step = gr.Slider(0, 1, value=0, step=1, label="Decoder step", interactive=False,
@@ -253,21 +258,21 @@ def build() -> None:
     with gr.Row():
         hifigan_audio = gr.Audio(label="HiFi-GAN", type="numpy", interactive=False)
         gl_audio = gr.Audio(label="Griffin-Lim", type="numpy", interactive=False)
-    growth_plot = gr.Plot(label="The spectrogram growing step by step (drag the slider)",
+    growth_plot = trace_io.Plot(label="The spectrogram growing step by step (drag the slider)",
                           elem_id="tts-growth-plot")
-    stop_plot = gr.Plot(label="Stop probability, threshold and stopping step", elem_id="tts-stop-plot")
+    stop_plot = trace_io.Plot(label="Stop probability, threshold and stopping step", elem_id="tts-stop-plot")
     with gr.Accordion("Alignment: which token (character or phone) is being spoken", open=True):
         with gr.Row():
             align_layer = gr.Dropdown(["all"], value="all", label="Decoder layer")
             align_head = gr.Dropdown(["all"], value="all", label="Head")
-        align_plot = gr.Plot(label="Cross-attention over the text (a trained model draws a diagonal)",
+        align_plot = trace_io.Plot(label="Cross-attention over the text (a trained model draws a diagonal)",
                              elem_id="tts-align-plot")
-        diag_plot = gr.Plot(label="Diagonality per head")
+        diag_plot = trace_io.Plot(label="Diagonality per head")
     with gr.Accordion("Post-net: before, after, difference", open=False):
-        postnet_plot = gr.Plot(elem_id="tts-postnet-plot")
+        postnet_plot = trace_io.Plot(elem_id="tts-postnet-plot")
     with gr.Accordion("Text encoder", open=False):
         enc_layer = gr.Slider(0, 1, value=0, step=1, label="Encoder layer")
-        enc_plot = gr.Plot(label="Encoder self-attention over the tokens")
+        enc_plot = trace_io.Plot(label="Encoder self-attention over the tokens")
     with gr.Accordion("Every decoder step", open=False):
         steps_table = gr.Dataframe(headers=["step", "seconds", "stop prob", "decision", "reads"],
                                    interactive=False)
@@ -282,6 +287,7 @@ def build() -> None:
           [traces, sentence, align_layer, align_head], align_plot, api_name="tts_alignment")
     enc_layer.release(show_encoder, [traces, sentence, enc_layer], enc_plot, api_name="tts_encoder")
     sentence.release(show_sentence, [traces, sentence], outputs, api_name="tts_sentence")
+    trace_io.panel(FAMILY, traces, outputs, loaded_views, names=OUTPUTS)
     tts_eval_panel.build(traces, sentence)  # the evaluation accordion, last on the tab
 
 

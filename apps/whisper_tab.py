@@ -13,7 +13,7 @@ import time
 
 import gradio as gr
 
-from apps import common, factory
+from apps import common, factory, trace_io
 from lab import models
 from lab.audio import Audio, load_audio
 from lab.viz import whisper as wv
@@ -75,20 +75,22 @@ STEP_VIEWS = common.Outputs("step_plot", "transcript", "words_plot", "map_plot")
 
 
 def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True,
-           beam: int = 1, notes: list[str] = ()) -> list:
-    """Every output of /transcribe for a growing trace: the input views after the encoder, the
-    step views while decoding, everything once done; the rest unchanged."""
+           beam: int = 1, notes: list[str] = (), inputs: bool = False) -> list:
+    """Every output of /transcribe for a growing trace: the input views after the encoder (and
+    with ``inputs``: a loaded trace), the step views while decoding, everything once done; the
+    rest unchanged."""
     n, encoder_only = len(trace.steps), not trace.steps
     out = dict(status=_status(trace, done, beam) + "".join(f"\n\n*Note: {html.escape(n)}*"
                                                             for n in notes), trace=trace)
-    if encoder_only:
+    if encoder_only or inputs:
         shape = _shape(trace)
         out.update(mel_plot=wv.log_mel_figure(trace),
                    enc_plot=wv.encoder_attention_figure(trace, 0, 0),
                    layer=gr.update(maximum=max(shape.get("encoder_layers", 1) - 1, 1), value=0),
                    head=gr.update(maximum=max(shape.get("encoder_heads", 1) - 1, 1), value=0),
                    heads=gr.update(choices=["alignment", "all"] + [
-                       f"layer:{i}" for i in range(shape.get("decoder_layers", 0))]))
+                       f"layer:{i}" for i in range(shape.get("decoder_layers", 0))], value=heads))
+    if encoder_only:
         return OUTPUTS.values(**out)
     out.update(text=trace.meta["text"] if done else _partial_text(trace),
                step=gr.update(maximum=max(n - 1, 1), value=step, interactive=done))
@@ -145,6 +147,16 @@ def transcribe(audio, model_id, reference, beam_size, top_k, heads):
     yield _views(trace, len(trace.steps) - 1, heads, done=True, notes=clip.notes)
 
 
+def loaded_views(traces) -> list:
+    """Every output for a saved trace (``apps/trace_io.py``): as after a run, plus the input
+    views; an archive of several windows shows the first."""
+    trace = traces[0]
+    notes = [f"loaded a saved trace; the archive holds {len(traces)} windows, showing the first"
+             ] if len(traces) > 1 else ["loaded a saved trace (no model ran)"]
+    return _views(trace, max(len(trace.steps) - 1, 0), "alignment", done=True, notes=notes,
+                  inputs=True)
+
+
 @common.guarded(STEP_VIEWS)
 def show_step(trace, step, heads):
     """The linked views of one decoder step."""
@@ -183,19 +195,19 @@ def build() -> None:
                          elem_id="whisper-tokens")
     step = gr.Slider(0, 1, value=0, step=1, label="Decoder step", interactive=False,
                      elem_id="whisper-step")
-    step_plot = gr.Plot(label="Where this step listens, and what it considered",
+    step_plot = trace_io.Plot(label="Where this step listens, and what it considered",
                         elem_id="whisper-step-plot")
-    words_plot = gr.Plot(label="Words over the waveform", elem_id="whisper-words-plot")
+    words_plot = trace_io.Plot(label="Words over the waveform", elem_id="whisper-words-plot")
     with gr.Accordion("Input and encoder", open=True):  # closed accordions drop plot updates (gradio 6)
-        mel_plot = gr.Plot(label="Log-mel", elem_id="whisper-mel-plot")
+        mel_plot = trace_io.Plot(label="Log-mel", elem_id="whisper-mel-plot")
         with gr.Row():
             layer = gr.Slider(0, 11, value=0, step=1, label="Encoder layer")
             head = gr.Slider(0, 19, value=0, step=1, label="Head")
             crop = gr.Radio(["content", "all"], value="content", label="Time range")
-        enc_plot = gr.Plot(label="Encoder self-attention", elem_id="whisper-enc-plot")
+        enc_plot = trace_io.Plot(label="Encoder self-attention", elem_id="whisper-enc-plot")
     with gr.Accordion("Whole decode, beam search, WER", open=True):
-        map_plot = gr.Plot(label="Cross-attention of every step", elem_id="whisper-map-plot")
-        beam_plot = gr.Plot(label="Beam tree (beam size > 1)", elem_id="whisper-beam-plot",
+        map_plot = trace_io.Plot(label="Cross-attention of every step", elem_id="whisper-map-plot")
+        beam_plot = trace_io.Plot(label="Beam tree (beam size > 1)", elem_id="whisper-beam-plot",
                             visible=False)
         wer = gr.HTML(elem_id="whisper-wer")
     with gr.Accordion("Trace contents (describe())", open=False):
@@ -208,3 +220,4 @@ def build() -> None:
     heads.change(show_step, [trace, step, heads], STEP_VIEWS.components(ui), api_name=False)
     gr.on([layer.release, head.release, crop.change], show_encoder,
           [trace, layer, head, crop], enc_plot, api_name="encoder_attention")
+    trace_io.panel(FAMILY, trace, OUTPUTS.components(ui), loaded_views, names=OUTPUTS)

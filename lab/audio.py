@@ -7,8 +7,11 @@ the problem. Nothing is silently truncated: over-long input is an error unless t
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,31 +43,83 @@ class Audio:
         return len(self.samples) / self.sample_rate
 
 
+QUIET_DECODERS = False  # lab.cli sets it for one (single-threaded) CLI call; apps leave it off
+
+
+@contextlib.contextmanager
+def _decoder_output():
+    """While :data:`QUIET_DECODERS` is on, file descriptor 2 goes to /dev/null: C decoders
+    (libsndfile's mpg123: "Note: Illegal Audio-MPEG-Header ...") write there directly, past
+    ``sys.stderr``, and a failed decode already gets its own LabError. Off (the default) in
+    servers and notebooks, where other threads share the descriptor."""
+    if not QUIET_DECODERS:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _looks_like_text(path: Path, n: int = 1024) -> bool:
+    """True when the first ``n`` bytes are UTF-8 text (printable or whitespace, no NUL): every
+    audio container starts with binary header bytes, so such a file is text named like audio."""
+    with path.open("rb") as f:
+        head = f.read(n)
+    if b"\x00" in head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the window
+            return False
+        text = head[: exc.start].decode("utf-8")
+    return bool(text) and all(c.isprintable() or c in "\t\n\r\f" for c in text)
+
+
 def _read(source) -> tuple[np.ndarray, int, str]:
     """Decode ``source`` to (array (n,) or (n, channels), rate, description)."""
     import soundfile as sf
 
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        if path.is_dir():
+            raise LabError(f"{path.name or path} is a directory, not an audio file")
         if not path.is_file():
             raise LabError(f"audio file not found: {path}")
         if path.stat().st_size == 0:
             raise LabError(f"audio file is empty (0 bytes): {path.name}")
+        if _looks_like_text(path):  # before the decoders: mpg123 prints "Illegal Audio-MPEG-Header"
+            raise LabError(f"could not read {path.name} as audio: it is a text file, not a "
+                           "wav/flac/ogg/mp3 file")
         try:
-            data, rate = sf.read(str(path), dtype="float32", always_2d=False)
+            with _decoder_output():
+                data, rate = sf.read(str(path), dtype="float32", always_2d=False)
             return data, rate, path.name
         except Exception:
             pass
         try:  # mp3/m4a and anything else: librosa (audioread / ffmpeg)
             import librosa
 
-            data, rate = librosa.load(str(path), sr=None, mono=False)
+            with warnings.catch_warnings(), _decoder_output():  # "PySoundFile failed. Trying
+                warnings.simplefilter("ignore")  # audioread instead": we know, we did
+                data, rate = librosa.load(str(path), sr=None, mono=False)
             data = data.T if data.ndim == 2 else data
             return np.asarray(data, dtype=np.float32), int(rate), path.name
         except Exception as exc:
             raise LabError(
-                f"could not read {path.name} as audio (is it a wav/flac/ogg/mp3 file?): "
-                f"{type(exc).__name__}"
+                f"could not read {path.name} as audio: not a wav/flac/ogg/mp3 file, or truncated "
+                f"or corrupt ({type(exc).__name__})"
             ) from None
     if isinstance(source, (bytes, bytearray)):
         if not source:
@@ -100,15 +155,16 @@ def load_audio(
         if source_rate is None:
             raise LabError("an audio array needs its sample rate (source_rate=...)")
         rate, name = int(source_rate), "array"
+        frames_first = False  # an array's layout is guessed: channels are the short axis
     else:
         data, rate, name = _read(source)
+        frames_first = True  # decoders give (frame, channel): a 5-frame 6-channel file is 5 samples
 
     if data.dtype.kind in "iu":  # integer PCM (Gradio microphone gives int16)
         data = data.astype(np.float32) / float(np.iinfo(data.dtype).max)
     data = np.asarray(data, dtype=np.float32)
     if data.ndim == 2:
-        # channels are the short axis
-        if data.shape[0] < data.shape[1] and data.shape[0] <= 8:
+        if not frames_first and data.shape[0] < data.shape[1] and data.shape[0] <= 8:
             data = data.T
         if data.shape[1] > 1:
             notes.append(f"down-mixed {data.shape[1]} channels to mono")
@@ -141,3 +197,31 @@ def load_audio(
     if peak > 1.0:
         notes.append(f"peak amplitude {peak:.2f} > 1 (clipped or unnormalized input)")
     return Audio(samples=data, sample_rate=sample_rate, source=name, notes=notes)
+
+
+# -- minimum lengths ---------------------------------------------------------------------------
+def conv_min_length(kernels, strides, paddings=None, *, frames: int = 1) -> int:
+    """Smallest input length (in input steps) a stack of 1-D convolutions turns into ``frames``
+    output frames: inverting ``out = (n + 2p - k) // s + 1`` layer by layer from the last,
+    ``n = (out - 1) * s + k - 2p`` (at least 1). wav2vec2's kernels 10,3,3,3,3,2,2 and strides
+    5,2,2,2,2,2,2 give 400 samples (its 25 ms receptive field)."""
+    kernels, strides = list(kernels), list(strides)
+    paddings = list(paddings) if paddings is not None else [0] * len(kernels)
+    n = int(frames)
+    for k, s, p in reversed(list(zip(kernels, strides, paddings))):
+        n = max(1, (n - 1) * int(s) + int(k) - 2 * int(p))
+    return n
+
+
+def require_samples(n: int, sample_rate: int, minimum: int, who: str, why: str = "") -> None:
+    """LabError when a clip of ``n`` samples at ``sample_rate`` Hz is shorter than ``minimum``
+    samples, stating both lengths in ms and samples: ``who`` (the model or family) and ``why``
+    (what needs that many) go in the message. Call it before the model runs: a too-short clip
+    otherwise ends in a torch shape error."""
+    n, sr = int(n), int(sample_rate)
+    if n >= minimum:
+        return
+    raise LabError(
+        f"audio is too short: {1000 * n / sr:.1f} ms ({n} sample{'s' * (n != 1)} at {sr} Hz); "
+        f"{who} needs at "
+        f"least {1000 * minimum / sr:.1f} ms ({minimum} samples)" + (f": {why}" if why else ""))

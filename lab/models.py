@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -167,8 +169,69 @@ def list_models() -> list[dict]:
     return rows
 
 
-def locate(model_id: str) -> tuple[str, str, str]:
-    """(path or hub id to load from, weights source text, family) for ``model_id``."""
+# -- which ids a caller may name (public mode: no server paths) -----------------------------------
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name
+_SAFE_ID = re.compile(r"^[\w.-]{1,96}(/[\w.-]{1,96})?$")
+
+
+def hub_allowed() -> bool:
+    """Whether hub ids may be fetched here (``HF_HUB_OFFLINE`` unset)."""
+    return os.environ.get("HF_HUB_OFFLINE", "") in ("", "0", "false", "False")
+
+
+def listed_ids() -> list[str]:
+    """The ids ``list_models()`` lists (bundles, shipped zoo models, registered hub ids), without
+    asking anything about availability."""
+    return list(dict.fromkeys(offline_ids() + [m.id for m in KNOWN]))
+
+
+def _path_problem(model_id: str) -> str | None:
+    """Why ``model_id`` reads as a server path, or None."""
+    if not model_id.strip():
+        return "it is empty"
+    if "\\" in model_id:
+        return "it contains a backslash"
+    if model_id.startswith("~"):
+        return "it starts with ~ (a home directory)"
+    if model_id.startswith("/") or Path(model_id).is_absolute() or re.match(r"^[A-Za-z]:", model_id):
+        return "it is an absolute path"
+    parts = model_id.split("/")
+    if ".." in parts or "." in parts or "" in parts:
+        return "it has a relative path component (.., . or //)"
+    if any(ord(c) < 32 for c in model_id):
+        return "it contains control characters"
+    return None
+
+
+def check_id(model_id: str | None, *, allow_paths: bool = True) -> None:
+    """Refuse ``model_id`` unless the policy admits it. ``allow_paths=True`` (a local laptop, the
+    CLI): anything goes here (``locate`` says what is missing). ``allow_paths=False`` (public mode,
+    ids typed in a browser): a listed id (:func:`listed_ids`), or a hub id ``org/name`` when the
+    hub is allowed (:func:`hub_allowed`); never a server path. The message names the problem and
+    never echoes a path."""
+    if allow_paths or model_id is None or model_id in listed_ids():
+        return
+    listed = ", ".join(offline_ids())
+    why = _path_problem(model_id)
+    if why:
+        raise LabError(f"the model box takes a listed model id or a hub id (org/name), not a "
+                       f"server path: {why}. Listed offline ids: {listed}")
+    shown = f"model {model_id!r}" if _SAFE_ID.match(model_id) else "that model id"
+    if _HUB_ID.match(model_id):
+        if hub_allowed():
+            return
+        raise LabError(f"{shown} is not a listed id and this server does not fetch from the "
+                       f"hub (offline). Listed offline ids: {listed}")
+    raise LabError(f"{shown} is not a listed id (local directories are not accepted from "
+                   f"the browser here). Listed offline ids: {listed}")
+
+
+def locate(model_id: str, *, allow_paths: bool = True) -> tuple[str, str, str]:
+    """(path or hub id to load from, weights source text, family) for ``model_id``.
+
+    ``allow_paths=False``: only what :func:`check_id` admits (never a local directory)."""
+    check_id(model_id, allow_paths=allow_paths)
     if model_id in BUNDLES:
         with _BUNDLE_LOCK:
             path, source = BUNDLES[model_id]()
@@ -177,7 +240,7 @@ def locate(model_id: str) -> tuple[str, str, str]:
     if "/" not in model_id and (zoo / "config.json").is_file():
         return str(zoo), f"zoo:{model_id} (shipped, {zoo})", family_of_dir(zoo)
     p = Path(model_id).expanduser()
-    if p.is_dir():
+    if allow_paths and p.is_dir():
         if not (p / "config.json").is_file():
             raise LabError(f"{p} is a directory without config.json (not an HF model directory)")
         return str(p.resolve()), f"local:{p.resolve()}", family_of_dir(p)
@@ -196,16 +259,17 @@ def locate(model_id: str) -> tuple[str, str, str]:
 
 
 def resolve(model_id: str | None = None, *, family: str | None = None, attention: bool = True,
-            device: str | None = None, dtype=None) -> Loaded:
+            device: str | None = None, dtype=None, allow_paths: bool = True) -> Loaded:
     """Load ``model_id`` (default: the family's offline default) ready for tracing.
 
     ``attention=True`` asks for eager attention (needed to capture attention weights).
+    ``allow_paths=False``: refuse local directories (:func:`check_id`; public mode).
     """
     if model_id is None:
         if family not in DEFAULTS:
             raise LabError(f"no default model for family {family!r}")
         model_id = DEFAULTS[family]
-    path, source, fam = locate(model_id)
+    path, source, fam = locate(model_id, allow_paths=allow_paths)
     if not fam:
         if family is None:
             raise LabError(f"cannot tell the family of {model_id!r}; pass family=")
@@ -233,15 +297,85 @@ def resolve(model_id: str | None = None, *, family: str | None = None, attention
                   weights_source=source, path=path, device=dev)
 
 
-_CACHE: dict[tuple, Loaded] = {}
-_CACHE_LOCK = threading.Lock()
+# -- the app cache: a bounded LRU ----------------------------------------------------------------
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "") or default)
+    except ValueError:
+        raise LabError(f"{name} must be an integer, got {os.environ[name]!r}") from None
+
+
+MAX_MODELS = _env_int("AUDIOLAB_MAX_MODELS", 6)  # the five tabs' defaults use five models
+MAX_MODEL_BYTES = _env_int("AUDIOLAB_MAX_MODEL_BYTES", 0)  # 0: no byte limit
+
+_CACHE: "OrderedDict[tuple, Loaded]" = OrderedDict()  # least recently used first
+_CACHE_LOCK = threading.Lock()  # guards _CACHE and _LOADING; never held while loading
+_LOADING: dict[tuple, threading.Lock] = {}  # one lock per key being loaded
+
+
+def model_bytes(loaded: Loaded) -> int:
+    """Bytes of a loaded model's parameters and buffers."""
+    m = loaded.model
+    if not hasattr(m, "parameters"):
+        return 0
+    tensors = list(m.parameters()) + list(m.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def _evict(max_models: int, max_bytes: int) -> None:
+    """Drop least recently used entries (caller holds _CACHE_LOCK) until within the limits; the
+    newest entry always stays. Dropping only removes the cache's reference: a request still
+    using an evicted model keeps it alive until it finishes."""
+    while len(_CACHE) > max(1, max_models):
+        _CACHE.popitem(last=False)
+    if max_bytes > 0:
+        while len(_CACHE) > 1 and sum(model_bytes(v) for v in _CACHE.values()) > max_bytes:
+            _CACHE.popitem(last=False)
+
+
+def cache_info() -> dict:
+    """What the cache holds: keys (least recently used first), limits, bytes."""
+    with _CACHE_LOCK:
+        return {"keys": list(_CACHE), "max_models": MAX_MODELS, "max_bytes": MAX_MODEL_BYTES,
+                "bytes": sum(model_bytes(v) for v in _CACHE.values())}
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
 
 
 def load_cached(model_id: str | None = None, *, family: str | None = None,
-                attention: bool = True, device: str | None = None) -> Loaded:
-    """``resolve`` memoized per (id, family, attention, device) -- for apps."""
+                attention: bool = True, device: str | None = None,
+                allow_paths: bool = True) -> Loaded:
+    """``resolve`` memoized per (id, family, attention, device) -- for apps. A bounded LRU:
+    at most ``MAX_MODELS`` entries (env ``AUDIOLAB_MAX_MODELS``, default 6) and, when set,
+    ``MAX_MODEL_BYTES`` of weights (env ``AUDIOLAB_MAX_MODEL_BYTES``); the least recently used
+    go first. Thread-safe: a hit never waits for another model's load; two requests for the same
+    missing model load it once. ``allow_paths=False`` refuses server paths (:func:`check_id`),
+    also for ids already cached."""
+    check_id(model_id, allow_paths=allow_paths)
     key = (model_id or DEFAULTS.get(family or ""), family, attention, device)
     with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = resolve(model_id, family=family, attention=attention, device=device)
-        return _CACHE[key]
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+        key_lock = _LOADING.setdefault(key, threading.Lock())
+    with key_lock:
+        with _CACHE_LOCK:  # loaded by another thread while this one waited
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return _CACHE[key]
+        try:
+            loaded = resolve(model_id, family=family, attention=attention, device=device,
+                             allow_paths=allow_paths)
+        finally:
+            with _CACHE_LOCK:
+                if _LOADING.get(key) is key_lock:
+                    del _LOADING[key]
+        with _CACHE_LOCK:
+            _CACHE[key] = loaded
+            _CACHE.move_to_end(key)
+            _evict(MAX_MODELS, MAX_MODEL_BYTES)
+        return loaded

@@ -183,14 +183,17 @@ class Trace:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.tensors.items()}, str(d / "tensors.safetensors"))
-        doc = {
-            "family": self.family, "model_id": self.model_id,
-            "weights_source": self.weights_source, "axes": self.axes,
-            "time_bases": self.time_bases, "tokens": self.tokens, "steps": self.steps,
-            "meta": self.meta,
-        }
-        (d / "trace.json").write_text(json.dumps(doc, indent=1, default=_jsonable))
+        (d / "trace.json").write_text(self.json_document())
         return d
+
+    def json_document(self) -> str:
+        """``trace.json``: everything but the tensors (family, model, axes, time bases, tokens,
+        steps, meta), as :meth:`save` writes it and :meth:`load` reads it."""
+        doc = {"family": self.family, "model_id": self.model_id,
+               "weights_source": self.weights_source, "axes": self.axes,
+               "time_bases": self.time_bases, "tokens": self.tokens, "steps": self.steps,
+               "meta": self.meta}
+        return json.dumps(doc, indent=1, default=_jsonable)
 
     @classmethod
     def load(cls, directory: str | Path) -> "Trace":
@@ -205,6 +208,20 @@ class Trace:
                    tensors={k: tensors[k] for k in axes}, axes=axes,
                    time_bases=doc["time_bases"], tokens=doc["tokens"], steps=doc["steps"],
                    meta=doc["meta"])
+
+    def save_zip(self, path: str | Path) -> Path:
+        """The two files of :meth:`save` as one ``.zip`` (``lab.trace_io.save_zip``)."""
+        from .trace_io import save_zip
+
+        return save_zip(self, path)
+
+    @classmethod
+    def load_zip(cls, path: str | Path, family: str | None = None) -> "Trace":
+        """The (first) trace of a ``.zip`` made by :meth:`save_zip`, the app, or a zipped
+        ``Trace.save`` directory; read safely (``lab.trace_io.load_zip``)."""
+        from .trace_io import load_one
+
+        return load_one(path, family=family)
 
 
 def _jsonable(x):

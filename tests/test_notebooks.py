@@ -1,5 +1,4 @@
 """Every chapter notebook runs top to bottom, offline, headless."""
-import os
 from pathlib import Path
 
 import nbformat

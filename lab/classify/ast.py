@@ -54,7 +54,7 @@ from ..errors import LabError
 from ..capture import AttentionRecorder, hooks, module_at
 from ..trace import CapturePolicy, Trace
 from . import common, names
-from .constants import FBANK_HOP_SECONDS, FBANK_WINDOW_SECONDS, SAMPLE_RATE, TOP_K
+from .constants import FBANK_HOP_SECONDS, FBANK_WINDOW_SECONDS, TOP_K
 from .rollout import rollout_rows
 
 HOP_SECONDS = FBANK_HOP_SECONDS  # old name
@@ -90,9 +90,10 @@ def fbank_frames(n_samples: int, sample_rate: int) -> int:
     """Frames the extractor computes from ``n_samples`` before padding/cutting
     (25 ms windows, 10 ms hop, no centering: ``1 + (n - window) // hop``)."""
     win, hop = round(FBANK_WINDOW_SECONDS * sample_rate), round(FBANK_HOP_SECONDS * sample_rate)
-    if n_samples < win:
-        raise LabError(f"audio is {n_samples / sample_rate * 1000:.0f} ms long; AST needs at least "
-                       f"one {FBANK_WINDOW_SECONDS * 1000:.0f} ms window")
+    from ..audio import require_samples
+
+    require_samples(n_samples, sample_rate, win, "AST",
+                    f"one {FBANK_WINDOW_SECONDS * 1000:.0f} ms fbank window")
     return 1 + (n_samples - win) // hop
 
 
@@ -104,14 +105,10 @@ def trace_ast(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int 
     model id). ``activation``: override the probability rule of :mod:`lab.classify.common`.
     Raises LabError when the attention comes back empty (model not loaded with eager attention).
     """
-    loaded = common.as_loaded(loaded)
-    model, fe = loaded.model, loaded.processor
+    loaded, model, fe, clip = common.open_run(loaded, audio, "ast")
     paths = names.paths_for(model)
-    if paths.kind != "ast":
-        raise LabError(f"{type(model).__name__} is not an AST model; use trace_classify")
     cfg = model.config
-    sr = int(getattr(fe, "sampling_rate", SAMPLE_RATE))
-    clip = common.as_audio(audio, sr)
+    sr = clip.sample_rate
     policy = policy or CapturePolicy()
     grid = patch_grid(cfg)
     n_patches = grid[0] * grid[1]

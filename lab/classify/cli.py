@@ -5,7 +5,7 @@ frame labels).
 prints ``model``, ``weights_source``, ``architecture``, ``kind``, ``labels`` (list of ``label``,
 ``score``), ``activation``, ``notes``; plus ``patch_grid`` ([freq, time]) and ``n_patches`` for AST,
 ``frame_labels`` (segments ``label``, ``start``, ``end``, ``score``) and ``n_frames`` for frame
-models, ``n_frames`` for sequence models.
+models, ``n_frames`` for sequence models; ``saved`` (the trace directory) with ``--out DIR``.
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--top-k", type=int, default=5, help="how many labels to print")
     parser.add_argument("--activation", choices=["sigmoid", "softmax"], default=None,
                         help="override the probability rule (default: from the config)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="save the trace here (tensors.safetensors + trace.json)")
 
 
 def offline_classify_ids() -> list[str]:
@@ -65,14 +67,22 @@ def default_model() -> str:
 
 
 def run(args) -> dict:
-    from ..models import resolve
+    from ..models import locate, resolve
     from . import trace_classify
+
+    from ..audio import load_audio
 
     model_id = args.model or default_model()
     if args.top_k < 1:
         raise LabError(f"--top-k must be at least 1, not {args.top_k}")
+    locate(model_id)  # an unknown id fails first (cheap), then a bad file before a model loads
+    if args.out:
+        from ..cli import out_dir
+
+        out_dir(args.out)
+    audio = load_audio(args.file)
     loaded = resolve(model_id, family="classify", attention=True)
-    t = trace_classify(args.file, loaded, top_k=args.top_k, activation=args.activation)
+    t = trace_classify(audio, loaded, top_k=args.top_k, activation=args.activation)
     out = {
         "model": t.model_id,
         "weights_source": t.weights_source,
@@ -92,4 +102,6 @@ def run(args) -> dict:
         out["frame_labels"] = [{"label": s["label"], "start": round(s["start"], 3),
                                 "end": round(s["end"], 3), "score": round(s["score"], 4)}
                                for s in t.meta["frame_labels"]]
+    if args.out:
+        out["saved"] = str(t.save(args.out))
     return out

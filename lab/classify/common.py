@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from .. import capture as _core
-from ..audio import Audio
+from ..audio import SAMPLE_RATE, Audio
 from ..errors import LabError
 
 SIGMOID, SOFTMAX = "sigmoid", "softmax"
@@ -31,6 +31,26 @@ def as_loaded(loaded):
 def as_audio(audio, sample_rate: int) -> Audio:
     """Validated mono float32 audio at ``sample_rate`` (anything ``load_audio`` takes)."""
     return _core.as_audio(audio, sample_rate)
+
+
+_KIND_NAMES = {"ast": "an AST model", "sequence": "a sequence classifier",
+               "frames": "a frame classifier"}
+
+
+def open_run(loaded, audio, kind: str):
+    """The start every classifier trace shares: ``(loaded, model, feature extractor, clip)``.
+
+    ``loaded``: a Loaded or a model id; ``kind``: ``"ast" | "sequence" | "frames"``, checked
+    against the model's table row (LabError naming what it is not); ``clip``: ``audio`` as mono
+    float32 at the feature extractor's sampling rate (Hz)."""
+    from . import names
+
+    loaded = as_loaded(loaded)
+    model, fe = loaded.model, loaded.processor
+    if names.paths_for(model).kind != kind:
+        raise LabError(f"{type(model).__name__} is not {_KIND_NAMES[kind]}; use trace_classify")
+    clip = as_audio(audio, int(getattr(fe, "sampling_rate", SAMPLE_RATE)))
+    return loaded, model, fe, clip
 
 
 def label_names(config) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..audio import conv_min_length, require_samples
 from ..capture import AttentionRecorder, hooks, module_at
 from ..errors import LabError
 from ..trace import CapturePolicy, Trace
@@ -59,6 +60,17 @@ def prepare(clip, fe, pad_seconds: float = 0.0):
     return feats["input_values"], feats.get("attention_mask")
 
 
+def check_length(model, input_values, attention_mask=None, sample_rate: int = SAMPLE_RATE) -> None:
+    """LabError (before the model runs) when the clip's content -- the samples the attention mask
+    marks, all of them without one -- is shorter than the conv feature encoder's receptive field
+    (``config.conv_kernel`` / ``conv_stride``: 400 samples = 25 ms for wav2vec2 base)."""
+    cfg = model.config
+    need = conv_min_length(cfg.conv_kernel, cfg.conv_stride)
+    n = int(attention_mask[0].sum()) if attention_mask is not None else int(input_values.shape[-1])
+    require_samples(n, sample_rate, need, type(model).__name__,
+                    f"its convolutional feature encoder sees {need} samples per frame")
+
+
 def run(model, paths, input_values, attention_mask, policy: CapturePolicy,
         extra: list | None = None, got: dict | None = None) -> EncoderRun:
     """Forward ``model`` with hooks on every encoder layer (plus ``extra`` (module, fn) forward
@@ -85,6 +97,7 @@ def run(model, paths, input_values, attention_mask, policy: CapturePolicy,
             hidden[i + 1] = common.forward_hook_output(output).detach()[0].clone()
         return fn
 
+    check_length(model, input_values, attention_mask)
     installs = [(module_at(model, paths.layer(i)), layer_out(i)) for i in range(n_layers)]
     installs += [(module_at(model, paths.attn(i)), attn.hook(i)) for i in range(n_layers)]
     installs += list(extra or [])

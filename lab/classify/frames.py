@@ -18,20 +18,16 @@ import torch
 from ..errors import LabError
 from ..trace import CapturePolicy, Trace, module_at
 from . import common, encoder, names
-from .constants import FRAME_THRESHOLD, SAMPLE_RATE, TOP_K
+from .constants import FRAME_THRESHOLD, TOP_K
 
 
 def trace_frames(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int = TOP_K,
                  activation: str | None = None, threshold: float = FRAME_THRESHOLD) -> Trace:
     """Run a frame classifier on ``audio``; per-frame logits, probabilities and label segments."""
-    loaded = common.as_loaded(loaded)
-    model, fe = loaded.model, loaded.processor
+    loaded, model, fe, clip = common.open_run(loaded, audio, "frames")
     paths = names.paths_for(model)
-    if paths.kind != "frames":
-        raise LabError(f"{type(model).__name__} is not a frame classifier; use trace_classify")
     cfg = model.config
     policy = policy or CapturePolicy()
-    clip = common.as_audio(audio, int(getattr(fe, "sampling_rate", SAMPLE_RATE)))
     activation, why = common.activation_for(cfg, "frames", activation)
     x, am = encoder.prepare(clip, fe)
 

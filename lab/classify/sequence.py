@@ -27,7 +27,7 @@ import torch
 from ..errors import LabError
 from ..trace import CapturePolicy, Trace, module_at
 from . import common, encoder, names
-from .constants import SAMPLE_RATE, TOP_K
+from .constants import TOP_K
 
 
 def trace_sequence(audio, loaded, *, policy: CapturePolicy | None = None, top_k: int = TOP_K,
@@ -36,14 +36,10 @@ def trace_sequence(audio, loaded, *, policy: CapturePolicy | None = None, top_k:
 
     ``pad_seconds``: append padding (zeros + attention mask) to watch the masked mean ignore it.
     """
-    loaded = common.as_loaded(loaded)
-    model, fe = loaded.model, loaded.processor
+    loaded, model, fe, clip = common.open_run(loaded, audio, "sequence")
     paths = names.paths_for(model)
-    if paths.kind != "sequence":
-        raise LabError(f"{type(model).__name__} is not a sequence classifier; use trace_classify")
     cfg = model.config
     policy = policy or CapturePolicy()
-    clip = common.as_audio(audio, int(getattr(fe, "sampling_rate", SAMPLE_RATE)))
     activation, why = common.activation_for(cfg, "sequence", activation)
     x, am = encoder.prepare(clip, fe, pad_seconds)
 

@@ -18,14 +18,14 @@ from typing import Any
 import torch
 
 from .. import capture as _core
-from ..audio import Audio
+from ..audio import Audio, require_samples
 from ..capture import AttentionRecorder, hooks, module_at
 from ..errors import LabError
 from ..trace import CapturePolicy, Trace
 from . import names as N
 from .collapse import Vocab, collapse, with_seconds
 from .constants import BEAM_SIZE, LM_ALPHA, LM_BETA, SAMPLE_RATE, TOP_K
-from .frames import FrameGeometry, geometry
+from .frames import FrameGeometry, geometry, min_samples
 
 ATTN_BUDGET_BYTES = 64 * 2**20  # fp16 attention patterns kept by the default policy
 CONV_BUDGET_BYTES = 64 * 2**20  # conv feature maps (fp32) kept by the default policy
@@ -97,6 +97,12 @@ def default_policy(model, spec: N.ArchSpec, geom: FrameGeometry) -> CapturePolic
     return pol
 
 
+def _min_samples(config, fe, spec, model_id: str) -> tuple[int, str, str]:
+    """(minimum samples, who, why) for :func:`lab.audio.require_samples` (before the model runs)."""
+    n, why = min_samples(geometry(config, fe, spec=spec), fe)
+    return n, f"{model_id} ({type(fe).__name__})", why
+
+
 def _prepare(audio, fe) -> Audio:
     """``audio`` at the feature extractor's sampling rate."""
     return _core.as_audio(audio, int(getattr(fe, "sampling_rate", SAMPLE_RATE)))
@@ -119,6 +125,7 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
     spec = N.spec_for(model.config)
     clip = _prepare(audio, fe)
     sr = clip.sample_rate
+    require_samples(len(clip.samples), sr, *_min_samples(model.config, fe, spec, loaded.model_id))
     inputs = fe(clip.samples, sampling_rate=sr, return_tensors="pt")
     key = "input_values" if spec.input == "waveform" else "input_features"
     if key not in inputs:

@@ -1,6 +1,7 @@
 """Trace a clip through a CTC model: frame tokens, collapse stages, words, beam / LM decoding.
 
-``audiolab trace ctc FILE [--model ID] [--reference TEXT] [--lm TEXTFILE] [--beam N] --json``
+``audiolab trace ctc FILE [--model ID] [--reference TEXT] [--lm TEXTFILE] [--beam N] [--out DIR]
+--json``
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ def add_arguments(p) -> None:
     p.add_argument("--beam", type=int, default=None, metavar="N",
                    help="beam width (beam search runs when --beam or --lm is given; default 32)")
     p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="save the trace here (tensors.safetensors + trace.json) with the default "
+                        "capture policy: attention, conv maps and hidden states too")
 
 
 def _read_lm_text(path: str) -> str:
@@ -38,13 +42,18 @@ def _read_lm_text(path: str) -> str:
 
 
 def run(args) -> dict:
-    from ..models import load_cached
+    from ..audio import load_audio
+    from ..models import DEFAULTS, load_cached, locate
     from .capture import trace_ctc, vocab_of
 
-    from ..models import DEFAULTS
-
     model_id = args.model or DEFAULTS.get("ctc") or DEFAULT_MODEL
-    loaded = load_cached(model_id, family="ctc", attention=False)
+    locate(model_id)  # an unknown id fails first (cheap), then a bad file before a model loads
+    if args.out:
+        from ..cli import out_dir
+
+        out_dir(args.out)
+    audio = load_audio(args.file)
+    loaded = load_cached(model_id, family="ctc", attention=bool(args.out))
     lm = None
     if args.lm:
         from .lm import build_lm
@@ -52,8 +61,9 @@ def run(args) -> dict:
         lm = build_lm(_read_lm_text(args.lm), vocab_of(loaded), order=args.lm_order)
     from ..trace import CapturePolicy
 
-    policy = CapturePolicy(names=["input.*", "ctc.*"])  # the CLI prints no attention / hidden states
-    tr = trace_ctc(args.file, loaded, policy=policy, top_k=args.top_k, reference=args.reference,
+    # the CLI prints no attention / hidden states: keep them only for a saved trace (default policy)
+    policy = None if args.out else CapturePolicy(names=["input.*", "ctc.*"])
+    tr = trace_ctc(audio, loaded, policy=policy, top_k=args.top_k, reference=args.reference,
                    lm=lm, beam_size=args.beam)
     m = tr.meta
     out = {
@@ -88,4 +98,6 @@ def run(args) -> dict:
             out["lm"] = d["beam_lm"]["lm"]
             out["changed_by_lm"] = d.get("changed_by_lm", [])
         out["beam_size"] = d["beam"]["beam_size"]
+    if args.out:
+        out["saved"] = str(tr.save(args.out))
     return out

@@ -194,3 +194,37 @@ def geometry(config, feature_extractor=None, *, spec=None, n_samples: int | None
     layers = chain(kernels, strides, sample_rate=sr, paddings=paddings, input_hop=hop,
                    input_window=window, input_offset=offset, input_length=n_feature_frames)
     return FrameGeometry(sr, "features", hop, window, offset, layers, n_samples, n_feature_frames)
+
+
+def min_samples(geom: FrameGeometry, feature_extractor=None) -> tuple[int, str]:
+    """``(samples, why)``: the shortest clip that gives one CTC frame, from the geometry alone.
+
+    The convolutions need :func:`lab.audio.conv_min_length` input frames; a waveform model's input
+    frames are samples (wav2vec2 base: 400 samples = its 25 ms receptive field). A mel model needs
+    that many feature frames: ``window + (F - 1) * hop`` samples for uncentred windows (Kaldi
+    fbank); Whisper's centred STFT reflect-pads ``window // 2`` samples on each side, which needs
+    more than that many samples, and keeps ``n // hop`` frames (it drops the last). SeamlessM4T
+    (Wav2Vec2Bert) pads its fbank frames to a multiple of ``stride`` before stacking them, so one
+    25 ms window already makes a stacked frame."""
+    from ..audio import conv_min_length
+
+    frames = conv_min_length([g.kernel for g in geom.layers], [g.stride for g in geom.layers],
+                             [g.padding for g in geom.layers]) if geom.layers else 1
+    if geom.input == "waveform":
+        return frames, f"its convolutional feature encoder needs {frames} samples for one frame"
+    hop, window = geom.feature_hop, geom.feature_window
+    if geom.feature_offset < 0:  # centred (Whisper): reflect padding of window // 2
+        n = max(-geom.feature_offset + 1, frames * hop)
+        return n, (f"its {window}-sample STFT window is centred (reflect padding of "
+                   f"{-geom.feature_offset} samples needs more samples than that)"
+                   + (f" and its convolutions need {frames} feature frames" if frames > 1 else ""))
+    if type(feature_extractor).__name__.startswith("SeamlessM4T"):
+        stride = int(getattr(feature_extractor, "stride", 1))
+        fb_hop = hop // stride
+        fb_window = window - fb_hop * (stride - 1)
+        n = fb_window + (frames - 1) * stride * fb_hop
+        return n, (f"{frames} frame(s), each {stride} stacked {1000 * fb_window / geom.sample_rate:.0f}"
+                   " ms fbank windows (the last padded)")
+    n = window + (frames - 1) * hop
+    return n, (f"{frames} feature frame(s) of {1000 * window / geom.sample_rate:.0f} ms every "
+               f"{1000 * hop / geom.sample_rate:.0f} ms")

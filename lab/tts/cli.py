@@ -47,11 +47,11 @@ def run(args) -> dict:
     concatenated, stop step/reason of the last sentence)."""
     import soundfile as sf
 
+    from ..cli import out_dir
     from .capture import load_tts, trace_sentences, trace_tts
 
+    out = out_dir(args.out) if args.out else Path(tempfile.mkdtemp(prefix="audiolab-tts-"))
     loaded = load_tts(args.model)
-    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="audiolab-tts-"))
-    out.mkdir(parents=True, exist_ok=True)
     kw = dict(speaker=args.speaker, threshold=args.threshold, minlenratio=args.minlenratio,
               maxlenratio=args.maxlenratio, seed=args.seed, vocoder=args.vocoder,
               drop_unknown=args.drop_unknown)

@@ -87,7 +87,11 @@ def _known(tok, ch: str, cache: dict) -> bool:
 
 
 def _describe(ch: str) -> str:
-    return f"'{ch}' (U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')})"
+    # control / format characters (ESC, RTL override ...) are named, not printed: printed raw they
+    # would act on the user's terminal or reorder the message
+    shown = f"'{ch}' " if ch.isprintable() and unicodedata.category(ch) != "Cf" else ""
+    fallback = "control character" if unicodedata.category(ch) == "Cc" else "unnamed character"
+    return f"{shown}(U+{ord(ch):04X} {unicodedata.name(ch, fallback)})"
 
 
 def check_text(text: str, processor, max_tokens: int) -> TextCheck:

@@ -158,7 +158,7 @@ def hidden_figure(trace, layer: int = -1, *, height: int = 300) -> go.Figure:
     rate = trace.time_bases["encoder_frame"]
     fig = go.Figure(go.Heatmap(z=z, x=np.arange(z.shape[1]) / rate, colorscale="RdBu", zmin=-lim,
                                zmax=lim, colorbar=dict(thickness=10)))
-    fig.update_layout(title=dict(text=f"encoder hidden states, "
+    fig.update_layout(title=dict(text="encoder hidden states, "
                                       + ("input of layer 0" if idx == 0 else f"output of layer {idx - 1}"),
                                  font_size=13),
                       height=height, margin=dict(l=60, r=20, t=40, b=40))

@@ -6,7 +6,6 @@ arrays and return numbers; the figure modules draw them. Times are in seconds.
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 

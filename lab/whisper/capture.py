@@ -50,7 +50,6 @@ def capture_encoder(model, input_features: torch.Tensor, trace: Trace) -> torch.
 
     Returns the encoder output (1, 1500, d_model) on the model's device.
     """
-    policy = trace.policy
     enc = names.module(model, "encoder")
     n_layers = len(enc.layers)
     hidden: list[torch.Tensor | None] = [None] * (n_layers + 1)

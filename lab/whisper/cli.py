@@ -1,6 +1,7 @@
 """Whisper: greedy step-by-step decoding with attention, top-k, word timestamps, WER, beam tree."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import LabError
@@ -34,6 +35,11 @@ def _steps(trace, window: int | None = None) -> list[dict]:
     return out
 
 
+def _progress(k: int, n: int) -> None:
+    """The lab's own progress for long-form work (stderr; stdout keeps the JSON)."""
+    print(f"audiolab: whisper window {k + 1}/{n}", file=sys.stderr, flush=True)
+
+
 def run(args) -> dict:
     from ..audio import load_audio
     from ..models import load_cached
@@ -43,6 +49,10 @@ def run(args) -> dict:
 
     if args.beam is not None and args.beam < 1:
         raise LabError(f"--beam must be >= 1, got {args.beam}")
+    if args.out:
+        from ..cli import out_dir
+
+        out_dir(args.out)
     audio = load_audio(args.file)
     loaded = load_cached(args.model, family="whisper")
     kw = dict(top_k=args.top_k, max_steps=args.max_steps, beam_size=args.beam,
@@ -62,7 +72,7 @@ def run(args) -> dict:
         if args.out:
             result["saved"] = str(tr.save(args.out))
         return result
-    lr = trace_long(audio, loaded, reference=args.reference, **kw)
+    lr = trace_long(audio, loaded, reference=args.reference, progress=_progress, **kw)
     result.update(text=lr.text, tokens=[t for tr in lr.traces for t in tr.tokens],
                   token_ids=[i for tr in lr.traces for i in tr.meta["token_ids"]],
                   steps=[s for k, tr in enumerate(lr.traces) for s in _steps(tr, k)],

@@ -10,7 +10,6 @@ The encoder starts from ``tiny-wav2vec2-ctc-en`` when present. Weights fp16, loa
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 

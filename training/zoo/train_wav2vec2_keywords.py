@@ -8,7 +8,6 @@ new; mean-pooled over frames (HF's pooling, attention-mask aware). Weights fp16,
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
