@@ -5,37 +5,22 @@ message states the minimum in ms and samples -- through trace_classify and
 ``audiolab trace classify``, on the tiny random models and the offline zoo classifiers."""
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from lab.audio import conv_min_length
 from lab.classify import trace_classify
 from lab.cli import main
 from lab.errors import LabError
+from short_clips import SHORT, write_short_files, minimum as _minimum
 
-SHORT = {"10ms": (160, 1), "5frames_6ch": (5, 6), "1frame_stereo": (1, 2)}  # name: (frames, channels)
 KINDS = ("ast", "wav2vec2-seq", "hubert-seq", "wav2vec2-frame")
 
 
 @pytest.fixture(scope="module")
 def short_files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("short")
-    rng = np.random.default_rng(0)
-    out = {}
-    for name, (frames, ch) in SHORT.items():
-        out[name] = d / f"{name}.wav"
-        x = 0.3 * rng.standard_normal((frames, ch) if ch > 1 else frames)
-        sf.write(out[name], x.astype(np.float32), 16000)
-    return out
-
-
-def _minimum(message: str) -> int:
-    m = re.search(r"needs at least [\d.]+ ms \((\d+) samples\)", message)
-    assert m, message
-    return int(m.group(1))
+    return write_short_files(tmp_path_factory.mktemp("short"))
 
 
 def test_conv_min_length():

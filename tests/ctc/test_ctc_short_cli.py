@@ -6,8 +6,6 @@ Wav2Vec2Bert: one 25 ms fbank window). Every tiny architecture, the offline defa
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -18,28 +16,15 @@ from lab.ctc import names as N
 from lab.ctc.capture import _min_samples, parts, trace_ctc
 from lab.errors import LabError
 from lab.trace import CapturePolicy
+from short_clips import SHORT, write_short_files, minimum as _minimum
 
-SHORT = {"10ms": (160, 1), "5frames_6ch": (5, 6), "1frame_stereo": (1, 2)}  # name: (frames, channels)
 LEAN = CapturePolicy(names=["input.*", "ctc.*"])
 MIN = {"wav2vec2": 400, "hubert": 400, "wavlm": 400, "data2vec-audio": 400, "wav2vec2-bert": 400}
 
 
 @pytest.fixture(scope="module")
 def short_files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("short")
-    rng = np.random.default_rng(0)
-    out = {}
-    for name, (frames, ch) in SHORT.items():
-        out[name] = d / f"{name}.wav"
-        x = 0.3 * rng.standard_normal((frames, ch) if ch > 1 else frames)
-        sf.write(out[name], x.astype(np.float32), 16000)
-    return out
-
-
-def _minimum(message: str) -> int:
-    m = re.search(r"needs at least [\d.]+ ms \((\d+) samples\)", message)
-    assert m, message
-    return int(m.group(1))
+    return write_short_files(tmp_path_factory.mktemp("short"))
 
 
 @pytest.mark.parametrize("name", SHORT)

@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from lab.cli import main
 from lab.whisper import trace_whisper
+from short_clips import SHORT, write_short_files
 
-SHORT = {"10ms": (160, 1), "5frames_6ch": (5, 6), "1frame_stereo": (1, 2)}  # name: (frames, channels)
 
 
 @pytest.fixture(scope="module")
 def short_files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("short")
-    rng = np.random.default_rng(0)
-    out = {}
-    for name, (frames, ch) in SHORT.items():
-        out[name] = d / f"{name}.wav"
-        x = 0.3 * rng.standard_normal((frames, ch) if ch > 1 else frames)
-        sf.write(out[name], x.astype(np.float32), 16000)
-    return out
+    return write_short_files(tmp_path_factory.mktemp("short"))
 
 
 @pytest.mark.parametrize("name", SHORT)
