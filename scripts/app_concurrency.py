@@ -278,6 +278,22 @@ def no_lock(model):
     return threading.RLock()
 
 
+def tiny_models() -> dict:
+    """The tiny random models the app tests serve (``lab/<family>/tiny.py``), by box id."""
+    from dataclasses import replace
+
+    from lab.classify import tiny as classify_tiny
+    from lab.ctc import tiny as ctc_tiny
+    from lab.tts import tiny as tts_tiny
+    from lab.whisper import tiny as whisper_tiny
+
+    return {"whisper": whisper_tiny.loaded(d_model=32, max_positions=12),
+            "ctc": ctc_tiny.loaded("wav2vec2"),
+            "tts": replace(tts_tiny.loaded(), model_id="speecht5-tiny-random"),
+            "tiny-ast": classify_tiny.loaded("ast"),
+            "tiny-wav2vec2-seq": classify_tiny.loaded("wav2vec2-seq")}
+
+
 def use_tiny_models() -> dict:
     """Serve the test's tiny random models (``apps.factory.set_loader``); returns the ids."""
     import importlib.util
@@ -288,10 +304,8 @@ def use_tiny_models() -> dict:
     sys.modules[spec.name] = t
     spec.loader.exec_module(t)
     from apps import factory
-    from lab.ctc import tiny
 
-    m = {"whisper": t._whisper(), "ctc": tiny.loaded("wav2vec2"), "tts": t._tts(),
-         "tiny-ast": t._classify("ast"), "tiny-wav2vec2-seq": t._classify("wav2vec2-seq")}
+    m = tiny_models()
     factory.set_loader(lambda model_id, family, attention=True:
                        m[model_id] if family == "classify" else m[family])
     return {name: model_id for name, (_, model_id, _) in t.CASES.items()}

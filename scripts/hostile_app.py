@@ -323,18 +323,11 @@ def launch():
 
 def use_tiny_models() -> dict:
     """Serve tiny random models; returns tab -> the id to type in its model box."""
-    import importlib.util
-
-    path = ROOT / "tests" / "app" / "test_app_concurrency.py"
-    spec = importlib.util.spec_from_file_location("test_app_concurrency", path)
-    t = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = t
-    spec.loader.exec_module(t)
     from apps import factory
-    from lab.ctc import tiny
 
-    m = {"whisper": t._whisper(), "ctc": tiny.loaded("wav2vec2"), "tts": t._tts(),
-         "tiny-ast": t._classify("ast"), "tiny-wav2vec2-seq": t._classify("wav2vec2-seq")}
+    from scripts.app_concurrency import tiny_models
+
+    m = tiny_models()
     from lab.models import load_cached
 
     tab_ids = {"whisper": "whisper-tiny.en", "ctc": "tiny", "tts": "speecht5-tiny-random"}

@@ -83,3 +83,12 @@ def make_tiny(kind: str, directory, *, seed: int = 0, **config_kw) -> Path:
     model.save_pretrained(d)
     fe.save_pretrained(d)
     return d
+
+
+def loaded(kind: str, *, seed: int = 0, **config_kw):
+    """A :class:`lab.models.Loaded` around :func:`tiny_model` (in memory)."""
+    from ..models import Loaded
+
+    model, fe = tiny_model(kind, seed=seed, **config_kw)
+    return Loaded(model=model, processor=fe, model_id=f"tiny-{kind}", family="classify",
+                  weights_source="random (test)", path="", device=torch.device("cpu"))

@@ -91,3 +91,24 @@ def tiny_tts_dir() -> Path:
         if not d.exists():
             tmp.replace(d)
     return d
+
+
+def loaded(*, seed: int = 0, stop_bias: float | None = -2.5):
+    """A :class:`lab.models.Loaded` around a random SpeechT5 TTS in memory (eager attention).
+    ``stop_bias`` (the stop logit's bias; -2.5 runs a few steps to the max length instead of
+    stopping at once)."""
+    import torch
+    from transformers import SpeechT5Config, SpeechT5ForTextToSpeech
+
+    from ..models import Loaded
+
+    proc = tiny_processor()
+    torch.manual_seed(seed)
+    cfg = SpeechT5Config(**dict(TINY_CONFIG, vocab_size=len(proc.tokenizer)),
+                         attn_implementation="eager")
+    model = SpeechT5ForTextToSpeech(cfg).eval()
+    if stop_bias is not None:
+        with torch.no_grad():
+            model.speech_decoder_postnet.prob_out.bias.fill_(stop_bias)
+    return Loaded(model=model, processor=proc, model_id="tiny-tts", family="tts",
+                  weights_source="random (test)", path="", device=torch.device("cpu"))

@@ -14,10 +14,16 @@ import os
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+
+from lab.classify import tiny as classify_tiny
+from lab.models import Loaded
+from lab.tts import tiny as tts_tiny
+from lab.whisper import tiny as whisper_tiny
 
 pytestmark = pytest.mark.app
 
@@ -25,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # 20 x 5 per family takes ~6 min here (every request draws the tab's figures): the default run
 # is 8 clients x 2 requests; AUDIOLAB_APP_CONCURRENCY=20x5 runs the full load (it passed).
 CLIENTS, REQUESTS = map(int, os.environ.get("AUDIOLAB_APP_CONCURRENCY", "8x2").split("x"))
-CPU = torch.device("cpu")
 
 
 def _harness():
@@ -41,55 +46,16 @@ H = _harness()
 
 
 # -- tiny random models, one per family, shared by every request ----------------------------------
-def _whisper():
-    from transformers import (GenerationConfig, WhisperConfig, WhisperForConditionalGeneration,
-                              WhisperProcessor)
-
-    from lab.models import Loaded, locate
-
-    torch.manual_seed(0)
-    cfg = WhisperConfig(vocab_size=51864, num_mel_bins=80, d_model=32, encoder_layers=2,
-                        decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
-                        encoder_ffn_dim=64, decoder_ffn_dim=64, max_source_positions=1500,
-                        max_target_positions=12, decoder_start_token_id=50257,
-                        bos_token_id=50256, eos_token_id=50256, pad_token_id=50256,
-                        attn_implementation="eager")
-    model = WhisperForConditionalGeneration(cfg).eval()
-    gen = GenerationConfig(decoder_start_token_id=50257, bos_token_id=50256, eos_token_id=50256,
-                           pad_token_id=50256, max_length=12, begin_suppress_tokens=[220, 50256])
-    gen.alignment_heads = [[1, 0], [1, 1]]
-    gen.no_timestamps_token_id = 50362
-    gen.is_multilingual = False
-    model.generation_config = gen
-    proc = WhisperProcessor.from_pretrained(locate("whisper-tiny.en")[0])
-    return Loaded(model=model, processor=proc, model_id="tiny-whisper", family="whisper",
-                  weights_source="random (test)", path="", device=CPU)
+def _whisper() -> Loaded:
+    return whisper_tiny.loaded(d_model=32, max_positions=12)
 
 
-def _tts():
-    from transformers import SpeechT5Config, SpeechT5ForTextToSpeech
-
-    from lab.models import Loaded
-    from lab.tts.tiny import TINY_CONFIG, tiny_processor
-
-    proc = tiny_processor()
-    torch.manual_seed(0)
-    cfg = SpeechT5Config(**dict(TINY_CONFIG, vocab_size=len(proc.tokenizer)),
-                         attn_implementation="eager")
-    model = SpeechT5ForTextToSpeech(cfg).eval()
-    with torch.no_grad():  # runs to maxlen (a few steps) instead of stopping at once
-        model.speech_decoder_postnet.prob_out.bias.fill_(-2.5)
-    return Loaded(model=model, processor=proc, model_id="speecht5-tiny-random", family="tts",
-                  weights_source="random (test)", path="", device=CPU)
+def _tts() -> Loaded:
+    return replace(tts_tiny.loaded(), model_id="speecht5-tiny-random")
 
 
-def _classify(kind):
-    from lab.classify.tiny import tiny_model
-    from lab.models import Loaded
-
-    model, fe = tiny_model(kind)
-    return Loaded(model=model, processor=fe, model_id=f"tiny-{kind}", family="classify",
-                  weights_source="random (test)", path="", device=CPU)
+def _classify(kind: str) -> Loaded:
+    return classify_tiny.loaded(kind)
 
 
 @pytest.fixture(scope="module")

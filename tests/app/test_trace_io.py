@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from lab.errors import LabError
+from lab.classify import tiny as classify_tiny
 from lab.models import Loaded
+from lab.tts import tiny as tts_tiny
+from lab.whisper import tiny as whisper_tiny
+from lab.errors import LabError
 from lab.trace import CapturePolicy, Trace
 
 ROOT = Path(__file__).resolve().parents[2]
 FOX = ROOT / "assets" / "clips" / "quick_brown_fox.wav"
-CPU = torch.device("cpu")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -30,52 +32,15 @@ def _one_thread():
 # -- tiny random models, one per family (in memory) -------------------------------------------
 
 def _whisper() -> Loaded:
-    from transformers import (GenerationConfig, WhisperConfig, WhisperForConditionalGeneration,
-                              WhisperProcessor)
-
-    from lab.models import locate
-
-    torch.manual_seed(0)
-    cfg = WhisperConfig(vocab_size=51864, num_mel_bins=80, d_model=64, encoder_layers=2,
-                        decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
-                        encoder_ffn_dim=128, decoder_ffn_dim=128, max_source_positions=1500,
-                        max_target_positions=16, decoder_start_token_id=50257,
-                        bos_token_id=50256, eos_token_id=50256, pad_token_id=50256,
-                        attn_implementation="eager")
-    model = WhisperForConditionalGeneration(cfg).eval()
-    gen = GenerationConfig(decoder_start_token_id=50257, bos_token_id=50256, eos_token_id=50256,
-                           pad_token_id=50256, max_length=16, begin_suppress_tokens=[220, 50256])
-    gen.alignment_heads = [[1, 0], [1, 1]]
-    gen.no_timestamps_token_id = 50362
-    gen.is_multilingual = False
-    model.generation_config = gen
-    proc = WhisperProcessor.from_pretrained(locate("whisper-tiny.en")[0])
-    return Loaded(model=model, processor=proc, model_id="tiny-whisper", family="whisper",
-                  weights_source="random (test)", path="", device=CPU)
+    return whisper_tiny.loaded(d_model=64, max_positions=16)
 
 
 def _tts() -> Loaded:
-    from transformers import SpeechT5Config, SpeechT5ForTextToSpeech
-
-    from lab.tts.tiny import TINY_CONFIG, tiny_processor
-
-    proc = tiny_processor()
-    torch.manual_seed(0)
-    cfg = SpeechT5Config(**dict(TINY_CONFIG, vocab_size=len(proc.tokenizer)),
-                         attn_implementation="eager")
-    model = SpeechT5ForTextToSpeech(cfg).eval()
-    with torch.no_grad():  # runs a few steps to the max length instead of stopping at once
-        model.speech_decoder_postnet.prob_out.bias.fill_(-2.5)
-    return Loaded(model=model, processor=proc, model_id="tiny-tts", family="tts",
-                  weights_source="random (test)", path="", device=CPU)
+    return tts_tiny.loaded()
 
 
 def _classify(kind: str) -> Loaded:
-    from lab.classify.tiny import tiny_model
-
-    model, fe = tiny_model(kind)
-    return Loaded(model=model, processor=fe, model_id=f"tiny-{kind}", family="classify",
-                  weights_source="random (test)", path="", device=CPU)
+    return classify_tiny.loaded(kind)
 
 
 @pytest.fixture(scope="module")

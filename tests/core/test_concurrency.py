@@ -14,14 +14,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from lab.classify import tiny as classify_tiny
+from lab.models import Loaded
+from lab.tts import tiny as tts_tiny
+from lab.whisper import tiny as whisper_tiny
 from lab.audio import load_audio
 from lab.capture import hooks, model_lock
-from lab.models import Loaded
 from lab.trace import CapturePolicy, count_hooks
 
 CLIPS = Path(__file__).resolve().parents[2] / "assets" / "clips"
 REPEATS = 5
-CPU = torch.device("cpu")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -41,49 +43,15 @@ def clips():
 
 # -- tiny models ------------------------------------------------------------------------------
 def _whisper() -> Loaded:
-    from transformers import GenerationConfig, WhisperConfig, WhisperForConditionalGeneration, WhisperProcessor
-
-    from lab.models import locate
-
-    bundle = locate("whisper-tiny.en")[0]
-    torch.manual_seed(0)
-    cfg = WhisperConfig(vocab_size=51864, num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
-                        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128,
-                        decoder_ffn_dim=128, max_source_positions=1500, max_target_positions=64,
-                        decoder_start_token_id=50257, bos_token_id=50256, eos_token_id=50256,
-                        pad_token_id=50256, attn_implementation="eager")
-    model = WhisperForConditionalGeneration(cfg).eval()
-    gen = GenerationConfig(decoder_start_token_id=50257, bos_token_id=50256, eos_token_id=50256,
-                           pad_token_id=50256, max_length=64, begin_suppress_tokens=[220, 50256])
-    gen.alignment_heads = [[1, 0], [1, 1]]
-    gen.no_timestamps_token_id = 50362
-    gen.is_multilingual = False
-    model.generation_config = gen
-    return Loaded(model=model, processor=WhisperProcessor.from_pretrained(bundle), model_id="tiny-whisper",
-                  family="whisper", weights_source="random (test)", path="", device=CPU)
+    return whisper_tiny.loaded(d_model=64, max_positions=64)
 
 
 def _tts() -> Loaded:
-    from transformers import SpeechT5Config, SpeechT5ForTextToSpeech
-
-    from lab.tts.tiny import TINY_CONFIG, tiny_processor
-
-    proc = tiny_processor()
-    torch.manual_seed(0)
-    cfg = SpeechT5Config(**dict(TINY_CONFIG, vocab_size=len(proc.tokenizer)), attn_implementation="eager")
-    model = SpeechT5ForTextToSpeech(cfg).eval()
-    with torch.no_grad():  # runs to maxlen (a few steps) instead of stopping at once
-        model.speech_decoder_postnet.prob_out.bias.fill_(-2.5)
-    return Loaded(model=model, processor=proc, model_id="tiny-tts", family="tts",
-                  weights_source="random (test)", path="", device=CPU)
+    return tts_tiny.loaded()
 
 
 def _classify(kind: str) -> Loaded:
-    from lab.classify.tiny import tiny_model
-
-    model, fe = tiny_model(kind)
-    return Loaded(model=model, processor=fe, model_id=f"tiny-{kind}", family="classify",
-                  weights_source="random (test)", path="", device=CPU)
+    return classify_tiny.loaded(kind)
 
 
 def _ctc() -> Loaded:
