@@ -106,16 +106,42 @@ def trim_heap() -> bool:
 def enforce(max_bytes: int | None) -> dict:
     """Drop the least recently used sessions' State values until every registered app's State
     values total at most ``max_bytes`` (None: no limit). Returns what it found and did."""
-    report = {"bytes": 0, "sessions": 0, "dropped": 0}
-    if max_bytes is None:
-        return report
+    report = {"bytes": 0, "sessions": 0, "dropped": 0, "orphans": 0}
     try:
-        _enforce(max_bytes, report)
+        report["orphans"] = prune_orphans()
+        if max_bytes is not None:
+            _enforce(max_bytes, report)
         if _APPS:
             trim_heap()
     except Exception:  # noqa: BLE001 -- the budget must never fail a request
         log.exception("trace budget sweep failed")
     return report
+
+
+def prune_orphans() -> int:
+    """Drop the components Gradio 6 leaves in a session's config after property updates.
+
+    Measured (same session, TTS tab): every request left ~9 new component instances (the live
+    plot's per-frame updates, the audio, table and code outputs) under new ids in the session's
+    ``blocks_config.blocks`` and ``config_values`` -- ids the page never shows, since it knows
+    only the app's own ids -- so a session's config, and the server's RSS, grew ~1.2 MB a
+    request. This app renders no components inside events (no ``gr.render``), so every id of a
+    session that is not one of the app's own is such a leftover and is removed. Returns how many.
+    """
+    removed = 0
+    with _LOCK:
+        for demo in list(_APPS):
+            holder = getattr(demo, "state_holder", None)
+            own = getattr(demo, "blocks", None)
+            if holder is None or not own:
+                continue
+            for _, session in _sessions(holder):
+                blocks = session.blocks_config.blocks
+                for key in [k for k in list(blocks) if k not in own]:
+                    blocks.pop(key, None)
+                    session.config_values.pop(key, None)
+                    removed += 1
+    return removed
 
 
 def _enforce(max_bytes: int, report: dict) -> None:

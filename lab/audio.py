@@ -87,6 +87,35 @@ def _looks_like_text(path: Path, n: int = 1024) -> bool:
     return bool(text) and all(c.isprintable() or c in "\t\n\r\f" for c in text)
 
 
+def wav_truncation(head: bytes, size: int) -> tuple[float, float] | None:
+    """(declared s, present s) when ``head`` (the first bytes of a file of ``size`` bytes) is a
+    RIFF/WAVE header whose data chunk promises more bytes than the file holds; else None.
+    libsndfile reads such a file without complaint, returning only the samples present."""
+    import struct
+
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, rate_bytes = 12, None
+    while pos + 8 <= len(head):
+        cid, n = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if cid == b"fmt " and pos + 20 <= len(head):
+            rate_bytes = struct.unpack("<I", head[pos + 16:pos + 20])[0]  # byte rate
+        if cid == b"data":
+            present = size - (pos + 8)
+            if n in (0, 0xFFFFFFFF) or n <= present or not rate_bytes:  # streamed/placeholder
+                return None
+            return n / rate_bytes, max(present, 0) / rate_bytes
+        pos += 8 + n + (n & 1)
+    return None
+
+
+def _check_complete(head: bytes, size: int, name: str) -> None:
+    cut = wav_truncation(head, size)
+    if cut is not None:
+        raise LabError(f"{name} is truncated: its WAV header promises {cut[0]:.3g} s of audio, the "
+                       f"file holds {cut[1]:.3g} s (an interrupted copy or download?)")
+
+
 def _read(source) -> tuple[np.ndarray, int, str]:
     """Decode ``source`` to (array (n,) or (n, channels), rate, description)."""
     import soundfile as sf
@@ -102,6 +131,8 @@ def _read(source) -> tuple[np.ndarray, int, str]:
         if _looks_like_text(path):  # before the decoders: mpg123 prints "Illegal Audio-MPEG-Header"
             raise LabError(f"could not read {path.name} as audio: it is a text file, not a "
                            "wav/flac/ogg/mp3 file")
+        with open(path, "rb") as f:
+            _check_complete(f.read(4096), path.stat().st_size, path.name)
         try:
             with _decoder_output():
                 data, rate = sf.read(str(path), dtype="float32", always_2d=False)
@@ -124,6 +155,7 @@ def _read(source) -> tuple[np.ndarray, int, str]:
     if isinstance(source, (bytes, bytearray)):
         if not source:
             raise LabError("audio is empty (0 bytes)")
+        _check_complete(bytes(source[:4096]), len(source), "the audio")
         try:
             data, rate = sf.read(io.BytesIO(source), dtype="float32", always_2d=False)
             return data, rate, "bytes"

@@ -88,7 +88,7 @@ def make_corpus(directory: str | Path, *, long_minutes: float = 11.0) -> list[Ca
     (d / "truncated.wav").write_bytes(raw[:30])  # the RIFF header cut inside its fmt chunk
     cases.append(Case("truncated.wav (30 bytes)", str(d / "truncated.wav"), "audio", "could not read"))
     (d / "truncated_data.wav").write_bytes(raw[: len(raw) // 2])  # header says 2 s, 1 s is there
-    cases.append(Case("truncated.wav (half the data)", str(d / "truncated_data.wav"), "audio", ""))
+    cases.append(Case("truncated.wav (half the data)", str(d / "truncated_data.wav"), "audio", "truncated"))
     (d / "random.wav").write_bytes(rng.bytes(4096))
     cases.append(Case("random bytes .wav", str(d / "random.wav"), "audio", "could not read"))
     (d / "text.mp3").write_text("This is not an mp3 file.\n" * 40)

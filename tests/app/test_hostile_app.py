@@ -55,6 +55,7 @@ def uploads(tmp_path_factory):
 UPLOADS = {
     "empty file (0 bytes)": {t: ["empty"] for t in TABS},
     "random bytes (.wav)": {t: ["could not read"] for t in TABS},
+    "truncated WAV (first 200 bytes)": {t: ["truncated", "promises"] for t in TABS},
     "text renamed .mp3": {t: ["could not read", "text.mp3"] for t in TABS},
     "NaN/inf float WAV": {t: ["NaN/inf"] for t in TABS},
     "10 ms clip": {"whisper": None, "ctc": ["too short", "at least"],

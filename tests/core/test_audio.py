@@ -89,3 +89,24 @@ def test_mp3_via_ffmpeg(tmp_path):
     subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(wav), str(mp3)], check=True)
     a = load_audio(mp3)
     assert 0.95 * SR <= len(a.samples) <= 1.1 * SR
+
+
+def test_a_truncated_wav_is_named_not_read_short(tmp_path):
+    """libsndfile reads a WAV whose data chunk is cut short without complaint (fewer samples):
+    the header's promise is checked, and the message says how much is missing."""
+    import soundfile as sf
+
+    from lab.audio import load_audio, wav_truncation
+    from lab.errors import LabError
+
+    full = tmp_path / "full.wav"
+    sf.write(str(full), np.zeros(16000, np.float32) + 0.1, 16000, subtype="PCM_16")
+    raw = full.read_bytes()
+    assert wav_truncation(raw[:64], len(raw)) is None
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(LabError, match=r"truncated: its WAV header promises 1 s of audio, the file holds 0\.49"):
+        load_audio(cut)
+    with pytest.raises(LabError, match="truncated"):
+        load_audio(raw[:200])
+    assert len(load_audio(full).samples) == 16000

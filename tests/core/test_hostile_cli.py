@@ -27,7 +27,7 @@ def _script():
 
 
 H = _script()
-FILE_ERRORS = ["empty.wav", "truncated.wav (30 bytes)", "random bytes .wav", "text renamed .mp3",
+FILE_ERRORS = ["empty.wav", "truncated.wav (30 bytes)", "truncated.wav (half the data)", "random bytes .wav", "text renamed .mp3",
                "binary junk .mp3",
                "silent_2s.wav", "nan.wav", "inf.wav", "long_10.2min.wav", "missing path",
                "a directory", "/etc/passwd"]
