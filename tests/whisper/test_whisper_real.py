@@ -94,8 +94,9 @@ def test_word_times_agree_with_generate(real, clips_dir):
 
 
 def test_long_audio_real(real, make_long):
+    # Whisper's long-form algorithm (lab.whisper.long): the fox, silence to 30 s, then the door
     res = trace_long(make_long(), real)
-    assert [t.meta["text"] for t in res.traces] == [EXACT["quick_brown_fox.wav"], EXACT["open_the_door.wav"]]
-    assert res.text == EXACT["quick_brown_fox.wav"].strip() + " " + EXACT["open_the_door.wav"].strip()
-    second = [w for w in res.words if w["window"] == 1]
-    assert second[0]["word"] == " Please" and 30.0 <= second[0]["start"] < second[-1]["end"] <= 32.8
+    assert res.text.split() == (EXACT["quick_brown_fox.wav"] + EXACT["open_the_door.wav"]).split()
+    assert len(res.windows) >= 2 and res.windows[-1]["end_reason"] == "end_of_audio"
+    door = [w for w in res.words if w["word"] == " Please"]
+    assert len(door) == 1 and 29.5 <= door[0]["start"] < res.words[-1]["end"] <= 32.8
