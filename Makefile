@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,train]" --config-settings editable_mode=compat  # compat: the checkout on sys.path, so training/ imports
+	$(BIN)/pip install -q -e ".[dev,train,scale]" --config-settings editable_mode=compat  # compat: the checkout on sys.path, so training/ imports
 	@touch $@
 
 # KenLM lmplz from the kenlm sdist on PyPI (about a minute; see lab/ctc/kenlm_build.py)

@@ -15,7 +15,7 @@ from apps import budget, settings
 from apps.settings import BUSY, Settings
 
 TAB_MODULES = ["apps.whisper_tab", "apps.ctc_tab", "apps.compare_tab", "apps.tts_tab",
-               "apps.classify_tab"]
+               "apps.classify_tab", "apps.corpus_tab"]
 
 INTRO = """# Audio transformer lab
 Watch audio transformers work: every intermediate tensor of a real model, step by step.
@@ -56,10 +56,14 @@ def build_app(config: Settings | None = None) -> gr.Blocks:
     settings.configure(config)
     with gr.Blocks(title="Audio transformer lab", delete_cache=config.delete_cache) as demo:
         gr.Markdown(INTRO)
-        with gr.Tabs():
-            for mod in available_tabs():
-                with gr.Tab(mod.TITLE):
+        mods = available_tabs()
+        with gr.Tabs() as tabs:
+            for mod in mods:
+                with gr.Tab(mod.TITLE, id=mod.TITLE):
                     mod.build()
+        for mod in mods:  # wiring across tabs (the Corpus tab opens a clip in its family's tab)
+            if hasattr(mod, "connect"):
+                mod.connect(tabs)
     demo.queue(default_concurrency_limit=config.concurrency, max_size=config.queue_max_size)
     _busy_message(demo)
     budget.register(demo)

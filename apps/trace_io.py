@@ -36,6 +36,8 @@ from lab.trace import Trace
 KEEP_FILES = 16  # zips this process keeps in its download directory (oldest deleted first)
 MAX_TRACE_MB = {False: 2048, True: 256}  # uncompressed trace bytes read from one upload, by public mode
 _DIR: Path | None = None
+# family -> (the tab's outputs, views(traces) guarded): filled by panel(), read by apps/corpus_tab.py
+OPENERS: dict[str, tuple[list, Callable]] = {}
 
 
 # -- files ---------------------------------------------------------------------------------------
@@ -154,6 +156,12 @@ def panel(family: str, state: gr.State, outputs: list, views: Callable[[list[Tra
             raise LabError(f"this {family} trace lacks what the tab draws ({type(exc).__name__}: "
                            f"{exc}): save one with this app, Trace.save_zip or `audiolab trace "
                            f"{family} ... --out DIR`") from None
+
+    @common.guarded(names, box=box)
+    def open_traces(traces):
+        return views(traces)
+
+    OPENERS[prefix] = (outputs, open_traces)  # the Corpus tab opens a stored trace here
 
     @common.guarded(1)
     def export(st):

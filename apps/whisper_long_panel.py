@@ -81,10 +81,11 @@ def _status(result, seconds: float, model_id: str) -> str:
 
 
 def build(*, audio, model_id, reference, beam_size, top_k, run_event, tab_outputs: list,
-          tab_names: common.Outputs, views) -> dict:
+          tab_names: common.Outputs, views, language=None, task=None) -> dict:
     """The panel's components and listeners. ``run_event``: the tab's Run event (the long run
     is chained after it); ``tab_outputs``/``tab_names``: the tab's outputs (with its trace
-    state), filled by ``views(trace)`` when a window is opened."""
+    state), filled by ``views(trace)`` when a window is opened. ``language``/``task``: the
+    tab's language picker and task radio (the language step runs on the first window)."""
     long_state = common.trace_state()
     with gr.Accordion("Whole recording (audio over 30 s: Whisper's long-form algorithm)",
                       open=True, elem_id="whisper-long"):
@@ -112,7 +113,7 @@ def build(*, audio, model_id, reference, beam_size, top_k, run_event, tab_output
     select_names = common.Outputs(*SELECT, *tab_names)
 
     @common.guarded(all_names, box="long_status")
-    def long_form(path, model, ref, beam, k, progress=gr.Progress()):
+    def long_form(path, model, ref, beam, k, lang=None, task_=None, progress=gr.Progress()):
         """Decode a recording over 30 s window by window; the first window opens in the tab."""
         if not path or not is_long(path):
             return all_names.values(long_status="", long_plot=None, long_table="", long_text="",
@@ -122,10 +123,14 @@ def build(*, audio, model_id, reference, beam_size, top_k, run_event, tab_output
         clip = load_audio(path)
         model = model or models.DEFAULTS[FAMILY]
         loaded = factory.get(model, FAMILY)
+        from lab.whisper.language import choose
+
+        lang, task_, lang_note = choose(loaded.model, lang, task_)
         progress(0, desc=f"decoding {clip.seconds:.1f} s window by window")
         from lab.whisper.long import OPENAI_DEFAULTS
 
         result = trace_long(clip, loaded, reference=(ref or "").strip() or None, top_k=int(k),
+                            language=lang, task=task_,
                             progress=_progress_callback(progress, clip.seconds), **OPENAI_DEFAULTS)
         deadline.check()
         rows = lv.window_rows(result.windows, result.traces)
@@ -134,7 +139,12 @@ def build(*, audio, model_id, reference, beam_size, top_k, run_event, tab_output
         beam_note = (f"\n\n*Note: long-form decodes greedily with temperature fallback (as "
                      f"`transcribe()`); beam size {int(beam)} applies to clips of 30 s or less.*"
                      if int(beam) > 1 else "")
-        out = dict(long_status=_status(result, clip.seconds, model) + beam_note,
+        lang_note = f"\n\n*Note: {lang_note}.*" if lang_note else ""
+        m0 = result.traces[0].meta if result.traces else {}
+        if m0.get("language"):
+            lang_note = (f"\n\nLanguage `{m0['language']}` ({m0.get('language_source')} on the first "
+                         f"window) · task `{m0.get('task')}`") + lang_note
+        out = dict(long_status=_status(result, clip.seconds, model) + beam_note + lang_note,
                    long_text=result.text,
                    long_plot=lv.long_result_figure(result, clip.samples, sample_rate=clip.sample_rate,
                                                    selected=first),
@@ -169,7 +179,8 @@ def build(*, audio, model_id, reference, beam_size, top_k, run_event, tab_output
             raise LabError("no whole-recording run yet: pick a clip over 30 s and press Run")
         return trace_io.save_traces(list(state["result"].traces))
 
-    run_event.then(long_form, [audio, model_id, reference, beam_size, top_k],
+    run_event.then(long_form, [audio, model_id, reference, beam_size, top_k]
+                   + [c for c in (language, task) if c is not None],
                    all_names.components({**ui, **dict(zip(tab_names, tab_outputs))}),
                    api_name="long_form")
     long_window.input(open_window, [long_state, long_window],

@@ -2,8 +2,13 @@
 the step slider: the cross-attention over the log-mel, the top-k bars, the highlighted token and
 the cursor on the word timeline all follow.
 
+Multilingual checkpoints (whisper-base): a language picker (``detect`` = the language step, or
+force one) and a task (transcribe / translate to English); the prompt is shown as token chips and
+the language step as a top-10 bar chart. English-only checkpoints (``*.en``) have no language step.
+
 Handlers (``api_name`` for gradio_client): ``/transcribe`` (streams: yields after the encoder
-and after each decoder step), ``/step`` (the linked step views), ``/encoder_attention``.
+and after each decoder step), ``/step`` (the linked step views), ``/encoder_attention``,
+``/language_controls`` (the picker's state for a model id).
 The Trace stays on the server in ``gr.State``; only figures go to the browser.
 """
 from __future__ import annotations
@@ -18,7 +23,9 @@ from apps import whisper_long_panel as long_panel
 from lab import models
 from lab.audio import load_audio
 from lab.viz import whisper as wv
+from lab.viz import whisper_language as lgv
 from lab.viz import whisper_segments as sv
+from lab.whisper import language as wl
 from lab.whisper.constants import WINDOW_SECONDS
 
 TITLE = "Whisper"
@@ -72,7 +79,22 @@ def _partial_text(trace) -> str:
 
 OUTPUTS = common.Outputs("status", "text", "transcript", "step", "step_plot", "words_plot",
                          "mel_plot", "enc_plot", "map_plot", "beam_plot", "wer", "describe",
-                         "heads", "layer", "head", "trace", "seg_plot")
+                         "heads", "layer", "head", "trace", "seg_plot", "prompt_html", "lang_plot")
+LANGUAGE_CONTROLS = common.Outputs("language", "task", "lang_note")
+
+
+def english_only_id(model_id: str | None) -> bool:
+    """Whether a model id names an English-only checkpoint (``*.en``), without loading it; the
+    handlers check the loaded model itself."""
+    return str(model_id or models.DEFAULTS[FAMILY]).rstrip("/").lower().endswith(".en")
+
+
+def _language_views(trace) -> dict:
+    """The prompt chips and the language-step chart (hidden on English-only traces)."""
+    multi = trace.meta.get("language_source") is not None or "decoder.language_probs" in trace
+    return dict(prompt_html=lgv.prompt_html(trace),
+                lang_plot=gr.update(value=lgv.language_figure(trace), visible=True) if multi
+                else gr.update(value=None, visible=False))
 STEP_VIEWS = common.Outputs("step_plot", "transcript", "words_plot", "map_plot")
 
 
@@ -94,6 +116,8 @@ def _views(trace, step: int, heads: str, *, done: bool, step_plot: bool = True,
                        f"layer:{i}" for i in range(shape.get("decoder_layers", 0))], value=heads))
     if encoder_only:
         return OUTPUTS.values(**out)
+    if n == 1 or done or inputs:  # the prompt and the language step are known from step 0 on
+        out.update(_language_views(trace))
     out.update(text=trace.meta["text"] if done else _partial_text(trace),
                step=gr.update(maximum=max(n - 1, 1), value=step, interactive=done))
     if not done:
@@ -123,9 +147,12 @@ def _step_views(trace, step: int, heads: str) -> dict:
 
 
 @common.guarded(OUTPUTS, box="status")
-def transcribe(audio, model_id, reference, beam_size, top_k, heads, timestamps=False):
+def transcribe(audio, model_id, reference, beam_size, top_k, heads, timestamps=False,
+               language=wl.DETECT, task="transcribe"):
     """Stream a decode: yield after the encoder and after each step (step plot throttled).
-    Audio over 30 s: only a note here; ``/long_form`` (``apps/whisper_long_panel.py``) runs next."""
+    ``language``: ``detect`` (the language step) or a code; ``task``: transcribe | translate
+    (both ignored, with a note, on English-only models). Audio over 30 s: only a note here;
+    ``/long_form`` (``apps/whisper_long_panel.py``) runs next."""
     common.require_audio(audio)
     from lab.whisper import iter_trace_whisper
 
@@ -136,15 +163,35 @@ def transcribe(audio, model_id, reference, beam_size, top_k, heads, timestamps=F
                              "*Whole recording* below; its first window opens here.")
         return
     loaded = factory.get(model_id or models.DEFAULTS[FAMILY], FAMILY)
+    language, task, note = wl.choose(loaded.model, language, task)
+    notes = list(clip.notes) + ([note] if note else [])
+    if task == "translate":
+        notes.append("translate: English words over non-English audio -- their times (cross-attention "
+                     "+ DTW) are rough")
     trace, last_plot, beam = None, 0.0, int(beam_size)
     for trace in iter_trace_whisper(clip, loaded, top_k=int(top_k), beam_size=beam,
+                                    language=language, task=task,
                                     **({"timestamps": True} if timestamps else {}),
                                     reference=(reference or "").strip() or None):
         redraw = time.perf_counter() - last_plot >= PLOT_EVERY_S
         last_plot = time.perf_counter() if redraw else last_plot
         yield _views(trace, len(trace.steps) - 1, heads, done=False, step_plot=redraw,
-                     beam=beam, notes=clip.notes)
-    yield _views(trace, len(trace.steps) - 1, heads, done=True, notes=clip.notes)
+                     beam=beam, notes=notes)
+    yield _views(trace, len(trace.steps) - 1, heads, done=True, notes=notes)
+
+
+@common.guarded(LANGUAGE_CONTROLS)
+def language_controls(model_id):
+    """The language picker and task radio for a model id: disabled, with a note, for
+    English-only checkpoints."""
+    if english_only_id(model_id):
+        return LANGUAGE_CONTROLS.values(language=gr.update(value=wl.DETECT, interactive=False),
+                                        task=gr.update(value="transcribe", interactive=False),
+                                        lang_note=f"*{wl.ENGLISH_ONLY_NOTE}.*")
+    return LANGUAGE_CONTROLS.values(language=gr.update(interactive=True),
+                                    task=gr.update(interactive=True),
+                                    lang_note="*Language: `detect` runs the language step (one "
+                                              "decoder step); pick one to force it.*")
 
 
 def window_views(trace, window: dict | None = None) -> list:
@@ -205,12 +252,23 @@ def build() -> None:
             top_k = gr.Slider(1, 20, value=10, step=1, label="Top-k shown per step")
             timestamps = gr.Checkbox(False, label="Timestamp tokens (<|0.00|> segments)",
                                      elem_id="whisper-timestamps")
+            english = english_only_id(models.DEFAULTS[FAMILY])
+            language = gr.Dropdown(wl.language_choices(), value=wl.DETECT, label="Language",
+                                   interactive=not english, elem_id="whisper-language")
+            task = gr.Radio(["transcribe", "translate"], value="transcribe",
+                            label="Task (translate: to English)", interactive=not english,
+                            elem_id="whisper-task")
+            lang_note = gr.Markdown(f"*{wl.ENGLISH_ONLY_NOTE}.*" if english else "",
+                                    elem_id="whisper-lang-note")
             heads = gr.Dropdown(["alignment", "all"], value="alignment", allow_custom_value=False,
                                 label="Cross-attention heads")
             run = gr.Button("Run", variant="primary", elem_id="whisper-run")
     common.examples(audio, reference)
     status = common.status_box("Pick a clip and press **Run**.", elem_id="whisper-status")
-    text = gr.Textbox(label="Transcript", interactive=False)
+    prompt_html = gr.HTML(elem_id="whisper-prompt")
+    lang_plot = trace_io.Plot(label="Language step: which language the first decoder position "
+                                    "predicts", elem_id="whisper-lang-plot", visible=False)
+    text = gr.Textbox(label="Transcript", interactive=False, elem_id="whisper-text")
     transcript = gr.HTML(label="Tokens (shade = uncertainty; box = selected step)",
                          elem_id="whisper-tokens")
     step = gr.Slider(0, 1, value=0, step=1, label="Decoder step", interactive=False,
@@ -236,11 +294,14 @@ def build() -> None:
         describe = gr.Code(label="trace.describe()", language=None)
 
     ui = locals()
-    ran = run.click(transcribe, [audio, model_id, reference, beam_size, top_k, heads, timestamps],
+    ran = run.click(transcribe, [audio, model_id, reference, beam_size, top_k, heads, timestamps,
+                                 language, task],
                     OUTPUTS.components(ui), api_name="transcribe")
+    model_id.change(language_controls, [model_id], LANGUAGE_CONTROLS.components(ui),
+                    api_name="language_controls")
     long_panel.build(audio=audio, model_id=model_id, reference=reference, beam_size=beam_size,
                      top_k=top_k, run_event=ran, tab_outputs=OUTPUTS.components(ui),
-                     tab_names=OUTPUTS, views=window_views)
+                     tab_names=OUTPUTS, views=window_views, language=language, task=task)
     step.release(show_step, [trace, step, heads], STEP_VIEWS.components(ui), api_name="step")
     heads.change(show_step, [trace, step, heads], STEP_VIEWS.components(ui), api_name=False)
     gr.on([layer.release, head.release, crop.change], show_encoder,

@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         zoo_train.add_arguments(tr)
         tr.set_defaults(func=lambda args: _run_train(zoo_train, args))
+    c = sub.add_parser("corpus", help="trace a whole corpus into a store (Parquet table + traces)")
+    from .corpus import cli as corpus_cli
+
+    corpus_cli.add_arguments(c)
+    c.set_defaults(func=corpus_cli.run)
     t = sub.add_parser("trace", help="trace one input through a model")
     tsub = t.add_subparsers(dest="family", required=True)
     for fam, mod in _available_families().items():

@@ -19,10 +19,24 @@ __all__ = ["trace_classify", "trace_ast", "trace_sequence", "trace_frames", "pat
            "kind_of", "paths_for", "activation_for", "label_names", "as_loaded", "describe"]
 
 
-def trace_classify(audio, loaded, **kw):
+def trace_classify(audio, loaded, *, interventions=None, **kw):
     """Trace ``audio`` through any supported classifier; ``kw`` go to the kind's trace
-    (``policy``, ``top_k``, ``activation``; ``pad_seconds`` for sequence, ``threshold`` for frames)."""
+    (``policy``, ``top_k``, ``activation``; ``pad_seconds`` for sequence, ``threshold`` for frames).
+    ``interventions``: a what-if run (``lab.interventions`` ablations, hooked for the one forward
+    pass under the model's lock); adds ``meta["intervention"]``."""
+    from ..interventions.hooks import plan_for
+
     loaded = as_loaded(loaded)
+    plan = plan_for(loaded.model, "classify", interventions)
+    with plan.installed():
+        tr = _trace_kind(audio, loaded, **kw)
+    if plan:
+        plan.check()
+        tr.meta["intervention"] = plan.record()
+    return tr
+
+
+def _trace_kind(audio, loaded, **kw):
     kind = kind_of(loaded.model)
     if kind == "ast":
         kw.pop("pad_seconds", None), kw.pop("threshold", None)

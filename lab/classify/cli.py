@@ -22,6 +22,9 @@ def add_arguments(parser) -> None:
                         help="override the probability rule (default: from the config)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="save the trace here (tensors.safetensors + trace.json)")
+    from ..interventions import cli as what_if_cli
+
+    what_if_cli.add_arguments(parser)
 
 
 def offline_classify_ids() -> list[str]:
@@ -83,6 +86,12 @@ def run(args) -> dict:
     audio = load_audio(args.file)
     loaded = resolve(model_id, family="classify", attention=True)
     t = trace_classify(audio, loaded, top_k=args.top_k, activation=args.activation)
+    from ..interventions import cli as what_if_cli
+
+    ivs = what_if_cli.interventions(args)
+    if ivs:  # what-if: the JSON describes the changed run, + intervention and diff
+        base, t = t, trace_classify(audio, loaded, top_k=args.top_k, activation=args.activation,
+                                    interventions=ivs)
     out = {
         "model": t.model_id,
         "weights_source": t.weights_source,
@@ -102,6 +111,8 @@ def run(args) -> dict:
         out["frame_labels"] = [{"label": s["label"], "start": round(s["start"], 3),
                                 "end": round(s["end"], 3), "score": round(s["score"], 4)}
                                for s in t.meta["frame_labels"]]
+    if ivs:
+        what_if_cli.attach(out, base, t)
     if args.out:
         out["saved"] = str(t.save(args.out))
     return out

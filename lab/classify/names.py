@@ -100,6 +100,8 @@ META: dict[str, str] = {
     "decomposition": "sequence: how cls.frame_contributions / cls.frame_share are computed",
     "threshold": "frames: sigmoid threshold of the label segments",
     "frame_labels": "frames: [{label, id, start, end, score}] segments (seconds)",
+    "intervention": "what-if runs: {interventions (the spec), ablations [{target, mode, heads, n_heads, "
+                    "module, hooked, hook, calls}]} (lab.interventions)",
 }
 
 
@@ -109,7 +111,8 @@ class Paths:
 
     ``kind``: ``"ast"`` (spectrogram patches, one label distribution), ``"sequence"`` (frames,
     masked mean, one distribution) or ``"frames"`` (one distribution per frame).
-    ``layers``: the ``nn.ModuleList`` of encoder layers. ``attention``: the attention module inside
+    ``out_proj`` / ``ffn``: intervention targets (``lab.interventions``) inside the attention /
+    the layer. ``layers``: the ``nn.ModuleList`` of encoder layers. ``attention``: the attention module inside
     one layer (output index 1 = weights (batch, head, query, key)). ``parts``: other named modules.
     """
 
@@ -117,6 +120,8 @@ class Paths:
     layers: str
     attention: str = "attention"
     parts: dict[str, str] = field(default_factory=dict)
+    out_proj: str = "out_proj"  # output projection inside the attention (head ablation cuts its input)
+    ffn: str = "feed_forward"  # the feed-forward block inside one layer
 
     def layer(self, i: int) -> str:
         return f"{self.layers}.{i}"
@@ -140,6 +145,8 @@ TABLE: dict[str, Paths] = {
     "ASTForAudioClassification": Paths(
         kind="ast",
         layers=f"{_AST}.layers",
+        out_proj="o_proj",
+        ffn="mlp",
         parts={
             "embeddings": f"{_AST}.embeddings",
             "patch_embeddings": f"{_AST}.embeddings.patch_embeddings",
@@ -177,3 +184,18 @@ def paths_for(model) -> Paths:
 def kind_of(model) -> str:
     """``"ast"``, ``"sequence"`` or ``"frames"``."""
     return paths_for(model).kind
+
+
+def intervention_targets(model) -> dict[str, tuple]:
+    """Concrete intervention targets (``lab.interventions``): ``encoder.layers.{i}.attn`` -> (the
+    attention's path, its output projection) and ``encoder.layers.{i}.ffn`` -> (the FFN's path,
+    None), for every encoder layer."""
+    from ..capture import module_at
+
+    p = paths_for(model)
+    n = len(module_at(model, p.layers))
+    out: dict[str, tuple] = {}
+    for i in range(n):
+        out[f"encoder.layers.{i}.attn"] = (p.attn(i), p.out_proj)
+        out[f"encoder.layers.{i}.ffn"] = (f"{p.layer(i)}.{p.ffn}", None)
+    return out

@@ -111,7 +111,7 @@ def _prepare(audio, fe) -> Audio:
 def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k: int = TOP_K,
               reference: str | None = None, lm=None, lm_text: str | None = None,
               beam_size: int | None = None, alpha: float | None = None, beta: float | None = None,
-              hotwords: list[str] | None = None) -> Trace:
+              hotwords: list[str] | None = None, interventions=None) -> Trace:
     """Run ``audio`` through a CTC model and capture every stage.
 
     ``audio``: anything :func:`lab.audio.load_audio` takes, or an :class:`Audio`.
@@ -119,9 +119,14 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
     force-align (character / word spans) and score (WER / CER). ``lm`` (an
     :class:`lab.ctc.lm.NgramLM`) or ``lm_text`` (text to build one from), ``beam_size``: also run
     beam search with / without the LM (``meta["decoders"]``, ``meta["beam_text"]``).
+    ``interventions``: a what-if run (``lab.interventions`` ablations, hooked around the forward
+    pass); adds ``meta["intervention"]``.
     """
+    from ..interventions.hooks import plan_for
+
     loaded = _as_loaded(loaded)
     model, fe, tok = parts(loaded)
+    plan = plan_for(model, "ctc", interventions)
     spec = N.spec_for(model.config)
     clip = _prepare(audio, fe)
     sr = clip.sample_rate
@@ -186,11 +191,14 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
     if mask is not None:
         kw["attention_mask"] = mask.to(dev)
     t0 = time.perf_counter()
-    with torch.inference_mode(), hooks(model, installs):
+    with torch.inference_mode(), plan.installed(), hooks(model, installs):
         out = model(**kw, output_hidden_states=keep_hidden,
                     output_attentions=bool(wanted) and spec.attn_needs_flag, return_dict=True)
     forward_s = time.perf_counter() - t0
     attn.check()
+    if plan:
+        plan.check()
+        tr.meta["intervention"] = plan.record()
 
     # -- hidden states ------------------------------------------------------------------------
     if keep_hidden and out.hidden_states:

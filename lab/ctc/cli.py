@@ -27,6 +27,9 @@ def add_arguments(p) -> None:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="save the trace here (tensors.safetensors + trace.json) with the default "
                         "capture policy: attention, conv maps and hidden states too")
+    from ..interventions import cli as what_if_cli
+
+    what_if_cli.add_arguments(p)
 
 
 def _read_lm_text(path: str) -> str:
@@ -65,6 +68,13 @@ def run(args) -> dict:
     policy = None if args.out else CapturePolicy(names=["input.*", "ctc.*"])
     tr = trace_ctc(audio, loaded, policy=policy, top_k=args.top_k, reference=args.reference,
                    lm=lm, beam_size=args.beam)
+    from ..interventions import cli as what_if_cli
+
+    ivs = what_if_cli.interventions(args)
+    if ivs:  # what-if: the JSON describes the changed run, + intervention and diff
+        base, tr = tr, trace_ctc(audio, loaded, policy=policy, top_k=args.top_k,
+                                 reference=args.reference, lm=lm, beam_size=args.beam,
+                                 interventions=ivs)
     m = tr.meta
     out = {
         "model": tr.model_id,
@@ -98,6 +108,8 @@ def run(args) -> dict:
             out["lm"] = d["beam_lm"]["lm"]
             out["changed_by_lm"] = d.get("changed_by_lm", [])
         out["beam_size"] = d["beam"]["beam_size"]
+    if ivs:
+        what_if_cli.attach(out, base, tr)
     if args.out:
         out["saved"] = str(tr.save(args.out))
     return out

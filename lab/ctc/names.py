@@ -82,6 +82,8 @@ META: dict[str, str] = {
     "wer": "WER / CER of the greedy text against the reference",
     "decoders": "greedy vs beam vs beam + LM (+ hotwords): text, score, wer",
     "beam_text": "best beam text (beam + LM when there is an LM)",
+    "intervention": "what-if runs: {interventions (the spec), ablations [{target, mode, heads, n_heads, "
+                    "module, hooked, hook, calls}]} (lab.interventions)",
 }
 
 
@@ -102,6 +104,9 @@ class ArchSpec:
     ``heads_averaged``: the architecture's attention weights are already averaged over heads
     (WavLM uses ``torch.nn.functional.multi_head_attention_forward``, which averages).
     ``head``: the linear CTC head.
+    ``out_proj`` / ``ffn`` / ``heads_note``: intervention targets (``lab.interventions``): the
+    attention's output projection (heads are cut at its input; ``None``: not hookable, why in
+    ``heads_note``) and the feed-forward block whose output a layer adds to its residual.
     ``feature_layout``: axis order of a mel model's ``input_features`` after the batch axis:
     ``"frame_bin"`` (M-CTC-T, Wav2Vec2-BERT: (batch, feature_frame, feature_bin)) or
     ``"bin_frame"`` (Whisper: (batch, feature_bin, feature_frame)). Unused for waveform models.
@@ -120,6 +125,9 @@ class ArchSpec:
     heads_averaged: bool = False
     head: str = "lm_head"
     feature_layout: str = "frame_bin"
+    out_proj: str | None = "out_proj"  # output projection inside ``attention`` (head ablation)
+    ffn: str | None = "feed_forward"  # the feed-forward block inside one layer (its output)
+    heads_note: str = ""  # why heads cannot be ablated (out_proj None)
 
     def features_frame_first(self, x):
         """A mel model's ``input_features`` ``x`` (batch, ...) as (batch, feature_frame, feature_bin)."""
@@ -154,22 +162,27 @@ def _wav(prefix: str, attention: str = "attention", **kw) -> ArchSpec:
 ARCH: dict[str, ArchSpec] = {
     "wav2vec2": _wav("wav2vec2"),
     "hubert": _wav("hubert"),
-    "wavlm": _wav("wavlm", heads_averaged=True),
+    "wavlm": _wav("wavlm", heads_averaged=True, out_proj=None,
+                  heads_note="WavLM runs torch's fused multi_head_attention_forward: its heads never "
+                             "pass through a module the lab can hook"),
     "data2vec-audio": _wav("data2vec_audio"),
     "unispeech": _wav("unispeech"),
     "unispeech-sat": _wav("unispeech_sat"),
-    "wav2vec2-conformer": _wav("wav2vec2_conformer", attention="self_attn"),
+    "wav2vec2-conformer": _wav("wav2vec2_conformer", attention="self_attn", out_proj="linear_out",
+                               ffn=None),
     "wav2vec2-bert": ArchSpec(input="features", feature_projection="wav2vec2_bert.feature_projection",
-                              layers=("wav2vec2_bert.encoder.layers",), attention="self_attn"),
+                              layers=("wav2vec2_bert.encoder.layers",), attention="self_attn",
+                              out_proj="linear_out", ffn=None),
     # lab/ctc/mctct (M-CTC-T, removed from transformers 5: the lab keeps its own implementation)
     "mctct": ArchSpec(input="features", convs=("mctct.encoder.conv.conv_layers.*",),
                       conv_padding="half_kernel", layers=("mctct.encoder.layers",),
-                      attention="attention.self", attn_needs_flag=True, head="ctc_head"),
+                      attention="attention.self", attn_needs_flag=True, head="ctc_head",
+                      out_proj=None, ffn=None, heads_note="not mapped for the lab's M-CTC-T"),
     # the Whisper-CTC model (whisper-tiny.en-ctc): the frozen Whisper encoder + a trained CTC head
     "whisper_ctc": ArchSpec(input="features", convs=("encoder.conv1", "encoder.conv2"),
                             conv_padding=(1, 1), conv_kernels=(3, 3), conv_strides=(1, 2),
                             layers=("encoder.layers", "head.layers"), attention="self_attn",
-                            feature_layout="bin_frame"),
+                            feature_layout="bin_frame", ffn="fc2"),
 }
 
 
@@ -214,4 +227,18 @@ def attention_modules(model, spec: ArchSpec) -> list[tuple[str, object]]:
         for i, _ in enumerate(module_at(model, stack)):
             path = f"{stack}.{i}.{spec.attention}"
             out.append((path, module_at(model, path)))
+    return out
+
+
+def intervention_targets(model) -> dict[str, tuple]:
+    """Concrete intervention targets (``lab.interventions``): ``encoder.layers.{i}.attn`` (the
+    module behind ``encoder.layers.{i}.attn.pattern``, same layer numbering) -> (its path, its
+    output projection or None [, why not]) and ``encoder.layers.{i}.ffn`` -> (the FFN's path, None)."""
+    spec = spec_for(model.config)
+    out: dict[str, tuple] = {}
+    for i, (path, _) in enumerate(attention_modules(model, spec)):
+        out[f"encoder.layers.{i}.attn"] = (path, spec.out_proj, spec.heads_note or "not mapped")
+        if spec.ffn:
+            layer = path[: -len(spec.attention) - 1]
+            out[f"encoder.layers.{i}.ffn"] = (f"{layer}.{spec.ffn}", None)
     return out

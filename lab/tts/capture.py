@@ -147,9 +147,11 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = S
                    minlenratio: float = 0.0, maxlenratio: float = 20.0, seed: int | None = 0,
                    vocoder="auto", griffin_lim_too: bool = True,
                    policy: CapturePolicy | None = None, drop_unknown: bool = False,
-                   every: int = 1) -> Iterator[Trace]:
+                   every: int = 1, interventions=None) -> Iterator[Trace]:
     """Yield the same growing Trace after the encoder, after every ``every`` decoder steps
     (``every=0``: none), and once complete (post-net, waveform; ``meta["complete"] = True``).
+    ``interventions``: a what-if run (``lab.interventions`` ablations, hooked around the encoder
+    pass and each decoder step); adds ``meta["intervention"]``.
     Arguments as :func:`trace_tts`. Each intermediate yield re-stacks the steps so far: keep
     ``every`` around n_steps / 50 for long texts."""
     loaded = _loaded(loaded)
@@ -158,6 +160,9 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = S
     if proc is None:
         raise LabError(f"{loaded.model_id}: no processor (tokenizer) was saved with this model")
     settings = _settings(threshold, minlenratio, maxlenratio, seed)
+    from ..interventions.hooks import plan_for
+
+    plan = plan_for(model, "tts", interventions)
     check: TextCheck = prepare_text(text, proc, cfg.max_text_positions, drop_unknown=drop_unknown)
     dev = next(model.parameters()).device
     ids = torch.tensor([check.token_ids], device=dev)
@@ -186,7 +191,8 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = S
     }
     tr.add("tts.speaker_embedding", spk[0], ("speaker_dim",))
     t0 = time.perf_counter()
-    enc = loop.encode(model, ids)
+    with plan.installed():
+        enc = loop.encode(model, ids)
     tr.meta["timings"]["encoder_s"] = time.perf_counter() - t0
     tr.meta["minlen"], tr.meta["maxlen"] = loop.lengths(ids.shape[1], cfg, settings)
     _add_encoder(tr, enc, ids)
@@ -195,7 +201,7 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = S
     every = max(0, int(every or 0))
     steps: list[loop.Step] = []
     t0 = time.perf_counter()
-    for st in loop.decode(model, enc, spk.to(dev), settings):
+    for st in plan.stepwise(loop.decode(model, enc, spk.to(dev), settings)):
         steps.append(st)
         if every and st.decision == "continue" and len(steps) % every == 0:
             _add_steps(tr, steps, r)
@@ -225,6 +231,9 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = S
             tr.add("tts.waveform_griffin_lim", torch.from_numpy(griffin_lim(res.mel_post, params)),
                    ("sample",))
         tr.meta["timings"]["vocoder_s"] = time.perf_counter() - t0
+    if plan:
+        plan.check()
+        tr.meta["intervention"] = plan.record()
     tr.meta["complete"] = True
     yield tr
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import LabError
 from .constants import STOP_THRESHOLD
 
 
@@ -28,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="drop characters outside the model's vocabulary instead of failing")
     p.add_argument("--split", action="store_true",
                    help="split a text longer than the model's positions into sentences")
+    from ..interventions import cli as what_if_cli
+
+    what_if_cli.add_arguments(p)
 
 
 def _summary(tr) -> dict:
@@ -55,6 +59,11 @@ def run(args) -> dict:
     kw = dict(speaker=args.speaker, threshold=args.threshold, minlenratio=args.minlenratio,
               maxlenratio=args.maxlenratio, seed=args.seed, vocoder=args.vocoder,
               drop_unknown=args.drop_unknown)
+    from ..interventions import cli as what_if_cli
+
+    ivs = what_if_cli.interventions(args)
+    if ivs and args.split:
+        raise LabError("what-if flags (--ablate / --what-if) take one sentence, not --split")
     if args.split:
         res = trace_sentences(args.text, loaded, **kw)
         traces, wav, rate = res.traces, res.waveform, res.sample_rate
@@ -70,6 +79,8 @@ def run(args) -> dict:
         trace_dir = str(out)
     else:
         tr = trace_tts(args.text, loaded, **kw)
+        if ivs:  # what-if: the audio and JSON are the changed run's, + intervention and diff
+            base, tr = tr, trace_tts(args.text, loaded, interventions=ivs, **kw)
         traces = [tr]
         wav, rate = tr["tts.waveform"].numpy(), int(tr.time_bases["sample"])
         result = _summary(tr)
@@ -82,4 +93,6 @@ def run(args) -> dict:
                   vocoder_note=m.get("vocoder_note", ""), sample_rate=rate,
                   seconds=len(wav) / rate, speaker=m.get("speaker"), seed=args.seed,
                   threshold=args.threshold, text_problems=traces[0].meta.get("text_problems", []))
+    if ivs:
+        what_if_cli.attach(result, base, tr)
     return result

@@ -21,6 +21,26 @@ MODULES = {
     "postnet": "speech_decoder_postnet",            # .postnet(mel) = mel + conv stack(mel)
 }
 
+# intervention target -> (HF path of the part, its output projection inside it): lab.interventions
+# cuts heads at the projection's input and replaces a whole part's output (intervention_targets)
+_ENC, _DEC = "speecht5.encoder.wrapped_encoder.layers.{i}", "speecht5.decoder.wrapped_decoder.layers.{i}"
+INTERVENTION_TARGETS: dict[str, tuple[str, str | None]] = {
+    "encoder.layers.{i}.attn": (f"{_ENC}.attention", "out_proj"),
+    "encoder.layers.{i}.ffn": (f"{_ENC}.feed_forward", None),
+    "decoder.layers.{i}.self_attn": (f"{_DEC}.self_attn", "out_proj"),
+    "decoder.layers.{i}.cross_attn": (f"{_DEC}.encoder_attn", "out_proj"),
+    "decoder.layers.{i}.ffn": (f"{_DEC}.feed_forward", None),
+}
+
+
+def intervention_targets(model) -> dict[str, tuple[str, str | None]]:
+    """Concrete intervention targets of ``model`` (``decoder.layers.0.cross_attn`` ...)."""
+    from ..interventions.targets import expand
+
+    c = model.config
+    return expand(INTERVENTION_TARGETS, {"encoder": c.encoder_layers, "decoder": c.decoder_layers})
+
+
 # capture name -> axes
 AXES: dict[str, tuple[str, ...]] = {
     "input.token_ids": ("text_token",),
@@ -91,6 +111,8 @@ META: dict[str, str] = {
     "vocoder_note": "why this vocoder",
     "sample_rate": "waveform sample rate",
     "seconds": "waveform length",
+    "intervention": "what-if runs: {interventions (the spec), ablations [{target, mode, heads, n_heads, "
+                    "module, hooked, hook, calls}]} (lab.interventions)",
 }
 
 

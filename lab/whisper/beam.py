@@ -15,6 +15,14 @@ takes for Whisper) for one input, so the best hypothesis is the same token seque
   ``early_stopping=False``: the running score divided by the *current* length), or at the limit.
 
 At start all beams hold the prompt; only beam 0 counts (the others start at -1e9), as in HF.
+
+Speed (the same arithmetic as ``generate()``, less work): every beam reads the same encoder output,
+so the cross-attention keys and values are projected once (batch 1, as the model's own
+``k_proj`` / ``v_proj``) and copied to the ``n`` beams, instead of projecting ``n`` identical copies
+of the 1500 encoder frames; and the cross-attention cache is never reordered (its ``n`` rows are
+identical), only the self-attention cache follows the beams. ``generate(num_beams=n)`` does both
+(``index_select`` of ``n x 1500`` keys and values per layer at every step: about a third of a
+decoder step on this CPU). Tokens and scores are unchanged (tested against ``generate``).
 """
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ import torch
 
 from ..capture import model_lock
 from ..errors import LabError
+from . import names
 from .decode import Prompt, _decoder_forward, logits_processors, max_new_tokens
 
 NEG = -1.0e9
@@ -29,8 +38,10 @@ NEG = -1.0e9
 
 def beam_search(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, *, beam_size: int,
                 max_steps: int | None = None, length_penalty: float | None = None,
-                early_stopping: bool | str | None = None) -> dict:
-    """Run beam search; returns the JSON-able tree (``meta["beam"]`` of a trace):
+                early_stopping: bool | str | None = None, timestamps: bool = False) -> dict:
+    """Run beam search over ``encoder_out`` (1, encoder_frame, d_model) from ``prompt`` (with
+    ``timestamps`` the timestamp-token rules apply, as ``generate(num_beams=n,
+    return_timestamps=True)``; the prompt must then lack <|notimestamps|>); returns returns the JSON-able tree (``meta["beam"]`` of a trace):
 
     ``{beam_size, length_penalty, early_stopping, nodes: [{id, parent, step, token_id, token,
     logprob, score, status}], finished: [{tokens, text, score, sum_logprob, length, node}],
@@ -46,11 +57,28 @@ def beam_search(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, *, 
     with model_lock(model):
         return _beam_search(model, tokenizer, encoder_out, prompt, beam_size=beam_size,
                             max_steps=max_steps, length_penalty=length_penalty,
-                            early_stopping=early_stopping)
+                            early_stopping=early_stopping, timestamps=timestamps)
+
+
+def cross_attention_cache(model, encoder_out: torch.Tensor, n: int):
+    """A cross-attention ``DynamicCache`` for ``n`` beams over one encoder output: per decoder
+    layer, keys and values (n, head, encoder_frame, head_dim) projected once from ``encoder_out``
+    (1, encoder_frame, d_model) exactly as ``WhisperAttention`` does (``k_proj`` / ``v_proj``,
+    view, transpose), then copied to the ``n`` beams."""
+    from transformers.cache_utils import DynamicCache
+
+    data = []
+    for i in range(model.config.decoder_layers):
+        attn = names.module(model, "decoder.layers.{i}.cross_attn", i=i)
+        shape = (1, -1, attn.num_heads, attn.head_dim)
+        k = attn.k_proj(encoder_out).view(shape).transpose(1, 2).contiguous()
+        v = attn.v_proj(encoder_out).view(shape).transpose(1, 2).contiguous()
+        data.append((k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)))  # DynamicCache copies them
+    return DynamicCache(data)
 
 
 def _beam_search(model, tokenizer, encoder_out, prompt, *, beam_size, max_steps, length_penalty,
-                 early_stopping) -> dict:
+                 early_stopping, timestamps=False) -> dict:
     from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
     n = int(beam_size)
@@ -66,9 +94,11 @@ def _beam_search(model, tokenizer, encoder_out, prompt, *, beam_size, max_steps,
         limit = min(limit, int(max_steps))
     P = len(prompt.ids)
     max_length = P + limit
-    procs = logits_processors(model, begin_index=P)
+    procs = logits_processors(model, begin_index=P, timestamps=timestamps)
     device = encoder_out.device
-    enc = encoder_out.expand(n, -1, -1).contiguous()
+    if encoder_out.dim() != 3 or encoder_out.shape[0] != 1:
+        raise LabError(f"beam search runs over one encoder output (1, frames, d_model), got {tuple(encoder_out.shape)}")
+    enc = encoder_out.expand(n, -1, -1)  # a view: the cross-attention cache below is already filled
     seqs = torch.tensor([prompt.ids] * n, device=device)
     run_scores = torch.zeros(n, device=device)
     run_scores[1:] = NEG
@@ -82,7 +112,8 @@ def _beam_search(model, tokenizer, encoder_out, prompt, *, beam_size, max_steps,
     top_mask = torch.arange(2 * n, device=device) < n
     nodes = [{"id": 0, "parent": None, "step": -1, "token_id": None, "token": "<prompt>",
               "logprob": 0.0, "score": 0.0, "status": "alive"}]
-    cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+    with torch.no_grad():
+        cache = EncoderDecoderCache(DynamicCache(), cross_attention_cache(model, encoder_out, n))
     step_in = seqs
     stop = "max_steps"
     for s in range(limit):
@@ -147,7 +178,7 @@ def _beam_search(model, tokenizer, encoder_out, prompt, *, beam_size, max_steps,
         for k in nxt.tolist():
             if not bool(hits[k]):
                 nodes[cand_ids[k]]["status"] = "alive"
-        cache.reorder_cache(src[nxt])
+        cache.self_attention_cache.reorder_cache(src[nxt])  # cross-attention rows are all equal
         step_in = seqs[:, -1:]
 
         cur_len += 1

@@ -21,8 +21,7 @@ from ..capture import AttentionRecorder, hooks
 from ..errors import LabError
 from ..trace import Trace
 from . import names
-
-LANGUAGE_TOP = 5
+from .language import LANGUAGE_TOP, LanguageResult, detect_language  # noqa: F401 (LANGUAGE_TOP re-exported)
 
 
 @dataclass
@@ -33,6 +32,8 @@ class Prompt:
     language: str | None = None
     task: str | None = None
     language_probs: list[dict] = field(default_factory=list)  # when detected: top languages
+    detection: LanguageResult | None = None  # the language step, when it ran
+    language_source: str | None = None  # detected | forced (multilingual checkpoints), else None
 
 
 def _lang_token(language: str, lang_to_id: dict) -> str:
@@ -55,13 +56,16 @@ def _decoder_forward(model, encoder_out, ids: torch.Tensor, cache=None):
 
 
 def build_prompt(model, tokenizer, encoder_out: torch.Tensor, *, language: str | None = None,
-                 task: str | None = None, timestamps: bool = False) -> Prompt:
+                 task: str | None = None, timestamps: bool = False,
+                 show_language_step: bool = False) -> Prompt:
     """The prompt ``generate()`` builds without timestamps (transformers 5 ``_retrieve_init_tokens``).
 
     English-only checkpoints: ``[<|startoftranscript|>, <|notimestamps|>]``.
     Multilingual (``generation_config.lang_to_id``): ``[sot, <|lang|>, <|task|>, <|notimestamps|>]``;
-    the language is the user's or detected as ``generate()`` does (argmax of the first-step logits
-    restricted to language tokens; the top languages and their probabilities are kept). As in
+    the language is the user's or detected as ``generate()`` does (``lab.whisper.language.
+    detect_language``: argmax of the first-step logits restricted to language tokens; kept in
+    ``prompt.detection``, its top languages in ``prompt.language_probs``; ``show_language_step``:
+    run the step also when the language is forced, to show it -- the prompt is unchanged). As in
     ``generate()``, without a language or task the task token comes from the checkpoint's
     ``forced_decoder_ids`` (the hub checkpoints force ``<|transcribe|>``), if it has any.
     """
@@ -84,16 +88,11 @@ def build_prompt(model, tokenizer, encoder_out: torch.Tensor, *, language: str |
         lang_id = None
         if language is not None:
             lang_id = lang_to_id[_lang_token(language, lang_to_id)]
-        elif len(ids) <= 1 or ids[1] is None:
-            with torch.no_grad():
-                start = torch.tensor([ids[:1]], device=encoder_out.device)
-                logits = _decoder_forward(model, encoder_out, start).logits[0, -1].float()
-            lang_ids = torch.tensor(list(lang_to_id.values()), device=logits.device)
-            probs = torch.softmax(logits[lang_ids], -1)
-            order = probs.argsort(descending=True)
-            prompt.language_probs = [{"language": inv[int(lang_ids[j])].strip("<|>"), "prob": float(probs[j])}
-                                     for j in order[:LANGUAGE_TOP]]
-            lang_id = int(lang_ids[order[0]])
+        elif len(ids) <= 1 or ids[1] is None:  # generate(): detect_language() when none is set
+            prompt.detection = detect_language(model, encoder_out)
+            prompt.language_probs = prompt.detection.top()
+            lang_id = prompt.detection.token_id
+            prompt.language_source = "detected"
         if lang_id is not None:
             if len(ids) > 1:
                 ids[1] = lang_id
@@ -101,6 +100,11 @@ def build_prompt(model, tokenizer, encoder_out: torch.Tensor, *, language: str |
                 ids.append(lang_id)
         if len(ids) > 1 and ids[1] in inv:
             prompt.language = inv[ids[1]].strip("<|>")
+            if prompt.detection is None:
+                prompt.language_source = "forced"
+                if show_language_step:
+                    prompt.detection = detect_language(model, encoder_out)
+                    prompt.language_probs = prompt.detection.top()
         if task is not None:
             if task not in task_to_id:
                 raise LabError(f"unknown task {task!r}; this model knows {sorted(task_to_id)}")
@@ -247,7 +251,8 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
                   top_k: int = 10, max_steps: int | None = None, stop_on_repetition: bool = True,
                   alignment_heads: list[list[int]] | None = None, timestamps: bool = False,
                   temperature: float = 0.0, generator: torch.Generator | None = None,
-                  no_speech_token: int | None = None) -> Iterator[dict]:
+                  no_speech_token: int | None = None,
+                  force: dict[int, int] | None = None) -> Iterator[dict]:
     """Greedy decoding one token per forward pass; yields each step dict after recording it.
 
     Records (the policy filters layers/heads/names; attention at ``attn_dtype``):
@@ -264,6 +269,10 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
     the caller) instead of argmax; recorded probabilities stay those of the processed scores.
     ``no_speech_token``: record ``trace.meta["no_speech_prob"]``, its probability from the raw
     logits at the start-of-transcript position (HF ``WhisperNoSpeechDetection``).
+    ``force``: ``{step: token_id}`` (``lab.interventions`` force_token): take that token at that
+    step (the step records the model's distribution, ``forced: True`` and ``model_token_id``); the
+    tokens up to it then count as prompt for the begin-suppression rules, as in ``generate()``
+    given them as ``decoder_input_ids``.
     """
     eos = int(model.generation_config.eos_token_id)
     limit = max_new_tokens(model, prompt)
@@ -313,6 +322,9 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
                                           generator=generator))
         else:
             token = int(scores.argmax())
+        forced = bool(force) and s in force
+        if forced:
+            model_token, token = token, int(force[s])
         logp = torch.log_softmax(scores, -1)
         cum += float(logp[token])
         k = min(top_k, scores.numel())
@@ -324,11 +336,15 @@ def decode_greedy(model, tokenizer, encoder_out: torch.Tensor, prompt: Prompt, t
                       for lp, t in zip(top_lp, top_id)],
             "cum_logprob": cum,
         }
+        if forced:
+            step.update(forced=True, model_token_id=model_token)
         trace.steps.append(step)
         trace.tokens.append(step["token"])
         generated.append(token)
         ids = torch.cat([ids, torch.tensor([[token]], device=device)], 1)
         step_in = ids[:, -1:]
+        if forced:  # generate(decoder_input_ids=prompt + prefix): begin rules after the prefix
+            procs = logits_processors(model, begin_index=ids.shape[1], timestamps=timestamps)
         if token == eos:
             trace.meta["stop_reason"] = "end_of_text"
         elif s + 1 >= limit:

@@ -40,6 +40,7 @@ from . import names
 from .capture import capture_encoder, record_inputs
 from .constants import HOP, MEL_FRAMES_PER_SECOND, SAMPLE_RATE, WINDOW_MEL_FRAMES, WINDOW_SECONDS
 from .decode import Prompt, build_prompt, decode_greedy
+from .language import describe_prompt, record_language
 from .segments import split_segments, with_text
 from .tracer import _check_policy, _model_meta, alignment_heads, as_audio, as_loaded
 
@@ -290,15 +291,14 @@ def _decode_window(loaded, feats: torch.Tensor, n_frames: int, piece: Audio, pol
     timings["encoder_s"] = round(time.perf_counter() - t0, 4)
     t0 = time.perf_counter()
     if init is None:
-        init = build_prompt(model, tokenizer, enc_out, language=language, task=task, timestamps=True)
+        init = build_prompt(model, tokenizer, enc_out, language=language, task=task, timestamps=True,
+                            show_language_step=True)
     trace.meta["_init_prompt"] = init
     ids = ([int(prev_sot)] + list(prev) if prev else []) + list(init.ids)
-    prompt = Prompt(ids=ids, language=init.language, task=init.task, language_probs=init.language_probs)
-    trace.meta["prompt"] = [{"token_id": i, "token": tokenizer.decode([i])} for i in prompt.ids]
-    trace.meta["language"] = prompt.language
-    trace.meta["task"] = prompt.task
-    if prompt.language_probs:
-        trace.meta["language_probs"] = prompt.language_probs
+    prompt = Prompt(ids=ids, language=init.language, task=init.task, language_probs=init.language_probs,
+                    detection=init.detection, language_source=init.language_source)
+    trace.meta["prompt"] = describe_prompt(prompt.ids, tokenizer, model)
+    record_language(trace, prompt)  # the first window's language step, in every window
     trace.meta["alignment_heads"] = alignment_heads(model)
     kept = policy.layers
     trace.meta["captured_layers"] = {

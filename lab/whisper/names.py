@@ -28,6 +28,25 @@ MODULES: dict[str, str] = {
     "decoder.layers.{i}.cross_attn": "model.decoder.layers.{i}.encoder_attn",
 }
 
+# intervention target -> (HF path of the part, its output projection inside it): lab.interventions
+# cuts heads at the projection's input and replaces a whole part's output (intervention_targets)
+INTERVENTION_TARGETS: dict[str, tuple[str, str | None]] = {
+    "encoder.layers.{i}.attn": ("model.encoder.layers.{i}.self_attn", "out_proj"),
+    "encoder.layers.{i}.ffn": ("model.encoder.layers.{i}.fc2", None),
+    "decoder.layers.{i}.self_attn": ("model.decoder.layers.{i}.self_attn", "out_proj"),
+    "decoder.layers.{i}.cross_attn": ("model.decoder.layers.{i}.encoder_attn", "out_proj"),
+    "decoder.layers.{i}.ffn": ("model.decoder.layers.{i}.fc2", None),
+}
+
+
+def intervention_targets(model) -> dict[str, tuple[str, str | None]]:
+    """Concrete intervention targets of ``model`` (``encoder.layers.0.attn`` ...)."""
+    from ..interventions.targets import expand
+
+    c = model.config
+    return expand(INTERVENTION_TARGETS, {"encoder": c.encoder_layers, "decoder": c.decoder_layers})
+
+
 # capture name -> axes (the contract; describe() of a trace matches these patterns)
 AXES: dict[str, tuple[str, ...]] = {
     "input.waveform": ("sample",),
@@ -42,6 +61,7 @@ AXES: dict[str, tuple[str, ...]] = {
     "decoder.step.{s}.self_attn.pattern": ("layer", "head", "key_token"),
     "decoder.step.{s}.cross_attn.pattern": ("layer", "head", "key_frame"),
     "decoder.logits": ("step", "vocab"),
+    "decoder.language_probs": ("language",),
     "timestamps.cross_attn": ("alignment_head", "step", "key_frame"),
     "timestamps.matrix": ("step", "encoder_frame"),
     "timestamps.path": ("point", "coord"),
@@ -56,10 +76,14 @@ META: dict[str, str] = {
     "n_mel_frames": "mel frames of the window (3000)",
     "content_seconds": "seconds of audio in the window",
     "audio_notes": "what loading changed (resampled, down-mixed ...)",
-    "prompt": "[{token_id, token}] fed before the first generated token",
-    "language": "language code (multilingual checkpoints), else None",
+    "prompt": "[{token_id, token, role}] fed before the first generated token; role: previous | sot | "
+              "language | task | no_timestamps",
+    "language": "language code in the prompt (multilingual checkpoints), else None",
     "task": "transcribe | translate (multilingual checkpoints), else None",
-    "language_probs": "detected language: [{language, prob}] best first",
+    "language_probs": "the language step: top 10 [{language (code), name, prob}] best first",
+    "language_codes": "language codes in token-id order: the language axis of decoder.language_probs",
+    "detected_language": "the language step's own pick (argmax), also when a language was forced",
+    "language_source": "detected (the language step chose it) | forced (given) | None (English-only)",
     "alignment_heads": "[[layer, head]] whose cross-attention gives word timestamps",
     "captured_layers": "{encoder: [...], decoder: [...]} layers the policy kept",
     "captured_heads": "heads the policy kept (None: all)",
@@ -81,6 +105,8 @@ META: dict[str, str] = {
                 "LongResult.segments: absolute times + window)",
     "no_speech_prob": "trace_long: probability of <|nospeech|> from the logits at the start-of-transcript position",
     "temperature": "trace_long: sampling temperature of this decode attempt (0 = greedy)",
+    "intervention": "what-if runs: {interventions (the spec), ablations [{target, mode, heads, n_heads, "
+                    "module, hooked, hook, calls}], force {step: token_id}} (lab.interventions)",
 }
 
 TIME_BASES = {"sample": float(SAMPLE_RATE), "mel_frame": MEL_FRAMES_PER_SECOND,

@@ -7,7 +7,10 @@ cropped scores -- the same thing), standardise every frame column over the token
 median-filter along time (width 7), average the heads, and run DTW on the negated matrix. A token
 starts where the path first enters its row; a word starts at its first token and ends where the
 next word (or end-of-text) starts. Punctuation is merged into the neighbouring word as openai does.
-Not done here: openai's extra heuristics (clipping over-long words around sentence ends and the
+Word confidence as openai ``find_alignment``: a token's probability is the softmax of the raw
+logits that chose it restricted to the text tokens (``logits[:eot]``, no suppression), a word's
+probability the mean over its tokens (before punctuation is merged; a merged mark adds no
+probability, as in openai). Not done here: openai's extra heuristics (clipping over-long words around sentence ends and the
 pause-based shifts of ``add_word_timestamps``) -- the raw DTW result is what this lab shows.
 """
 from __future__ import annotations
@@ -139,6 +142,22 @@ def alignment_matrix(cross: torch.Tensor, n_frames: int, medfilt_width: int = ME
     return w.mean(0)
 
 
+PROBABILITY_DOC = "mean over the word's tokens of softmax(raw logits[:eot])[token] (openai find_alignment)"
+
+
+def token_probabilities(trace: Trace, steps: list[int], eos: int) -> list[float]:
+    """Probability of the token chosen at each of ``steps``, as openai ``find_alignment``
+    computes it: softmax over the text tokens (ids < ``eos``) of the raw logits of that step
+    (``decoder.logits``). Without ``decoder.logits``: the steps' own (processed) ``prob``."""
+    if "decoder.logits" not in trace:
+        return [float(trace.steps[s]["prob"]) for s in steps]
+    if not steps:
+        return []
+    logits = trace["decoder.logits"][steps, :eos].float()
+    ids = torch.tensor([trace.steps[s]["token_id"] for s in steps])
+    return logits.softmax(-1).gather(1, ids[:, None])[:, 0].tolist()
+
+
 def word_timestamps(trace: Trace, tokenizer, *, eos: int, offset: float = 0.0,
                     medfilt_width: int = MEDFILT_WIDTH) -> list[dict]:
     """Words with times (seconds from the clip start, + ``offset``) for a greedy trace.
@@ -146,7 +165,8 @@ def word_timestamps(trace: Trace, tokenizer, *, eos: int, offset: float = 0.0,
     Needs ``timestamps.cross_attn`` (alignment_head, step, key_frame). Adds
     ``timestamps.matrix`` (step, encoder_frame) -- the DTW input, one row per text step (+ the
     end-of-text step), content frames only -- and ``timestamps.path`` (point, coord): the DTW path
-    as (row, encoder frame) pairs. Returns ``[{word, start, end, prob, tokens: [step indices]}]``.
+    as (row, encoder frame) pairs. Returns ``[{word, start, end, probability, tokens: [step
+    indices]}]`` (``probability``: :func:`token_probabilities` averaged over the word's tokens).
     """
     if "timestamps.cross_attn" not in trace or not trace.steps:
         return []
@@ -164,12 +184,15 @@ def word_timestamps(trace: Trace, tokenizer, *, eos: int, offset: float = 0.0,
     trace.add("timestamps.matrix", matrix, names.AXES["timestamps.matrix"], force=True)
     trace.add("timestamps.path", torch.from_numpy(np.stack([text_idx, time_idx], 1)),
               names.AXES["timestamps.path"], force=True)
+    text_rows = rows[:-1] if has_eot else rows
+    token_probs = token_probabilities(trace, text_rows, eos)
     trace.meta["timestamps"] = {"rows": rows, "n_frames": n_frames, "medfilt_width": medfilt_width,
-                                "method": "DTW over alignment-head cross-attention (openai timing.py)"}
+                                "method": "DTW over alignment-head cross-attention (openai timing.py)",
+                                "probability": PROBABILITY_DOC if "decoder.logits" in trace else
+                                "mean of the steps' probabilities (no decoder.logits in the trace)"}
     rate = trace.time_bases.get("encoder_frame", ENCODER_FRAMES_PER_SECOND)
     jumps = np.pad(np.diff(text_idx), (1, 0), constant_values=1).astype(bool)
     jump_times = time_idx[jumps] / rate  # the time each row is entered, one per row
-    text_rows = rows[:-1] if has_eot else rows
     words, word_idx = split_words(tokenizer, [ids[k] for k in text_rows], eos, trace.meta.get("language"))
     bounds = np.pad(np.cumsum([len(w) for w in word_idx]), (1, 0))
     end_of_path = (time_idx[-1] + 1) / rate
@@ -178,7 +201,7 @@ def word_timestamps(trace: Trace, tokenizer, *, eos: int, offset: float = 0.0,
         start = float(jump_times[b0])
         end = float(jump_times[b1]) if b1 < len(jump_times) else float(end_of_path)
         steps = [text_rows[i] for i in idx]
-        prob = float(np.mean([trace.steps[s]["prob"] for s in steps]))
+        prob = float(np.mean([token_probs[i] for i in idx]))
         out.append({"word": w, "start": round(start + offset, 3), "end": round(end + offset, 3),
-                    "prob": prob, "tokens": steps})
+                    "probability": prob, "tokens": steps})
     return merge_punctuations(out)

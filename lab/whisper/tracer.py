@@ -17,6 +17,7 @@ from . import names
 from .capture import capture_encoder, log_mel, record_inputs
 from .constants import SAMPLE_RATE
 from .decode import build_prompt, decode_greedy
+from .language import describe_prompt, record_language
 
 
 def as_loaded(loaded):
@@ -63,12 +64,16 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
                        max_steps: int | None = None, beam_size: int | None = None,
                        reference: str | None = None, word_timestamps: bool = True,
                        language: str | None = None, task: str | None = None,
-                       stop_on_repetition: bool = True, timestamps: bool = False) -> Iterator[Trace]:
+                       stop_on_repetition: bool = True, timestamps: bool = False,
+                       interventions=None) -> Iterator[Trace]:
     """Yield the same growing Trace: after the encoder, after each decoder step, and once complete
     (text, words, wer, beam). Names, axes and meta keys: ``lab.whisper.names.AXES`` / ``META``
     (``lab.whisper.describe()``). ``timestamps``: timestamp-token mode (no <|notimestamps|> in the
     prompt, ``<|0.00|>`` tokens decoded as ``generate(return_timestamps=True)``); adds
-    ``meta["segments"]``."""
+    ``meta["segments"]``. ``interventions``: a what-if run (``lab.interventions``: ablations hooked
+    around every forward pass, ``force_token`` steps); adds ``meta["intervention"]``."""
+    from ..interventions.hooks import plan_for
+
     loaded = as_loaded(loaded)
     audio = as_audio(audio)
     model, tokenizer = loaded.model, loaded.processor.tokenizer
@@ -76,6 +81,7 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
         raise LabError(f"top_k must be >= 1, got {top_k}")
     policy = policy or CapturePolicy()
     _check_policy(policy, model)
+    plan = plan_for(model, "whisper", interventions)
     trace = Trace(family="whisper", model_id=loaded.model_id, weights_source=loaded.weights_source,
                   policy=policy)
     trace.time_bases = dict(names.TIME_BASES)
@@ -86,17 +92,18 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
     t0 = time.perf_counter()
     feats, n_content = log_mel(audio, loaded.processor)
     record_inputs(trace, audio, feats, n_content)
-    enc_out = capture_encoder(model, feats, trace)
+    with plan.installed():
+        enc_out = capture_encoder(model, feats, trace)
     timings["encoder_s"] = round(time.perf_counter() - t0, 4)
     yield trace
 
     t0 = time.perf_counter()
-    prompt = build_prompt(model, tokenizer, enc_out, language=language, task=task, timestamps=timestamps)
-    trace.meta["prompt"] = [{"token_id": i, "token": tokenizer.decode([i])} for i in prompt.ids]
-    trace.meta["language"] = prompt.language
-    trace.meta["task"] = prompt.task
-    if prompt.language_probs:
-        trace.meta["language_probs"] = prompt.language_probs
+    # the language step is shown also when the language is forced (one decoder step, cheap)
+    with plan.installed():
+        prompt = build_prompt(model, tokenizer, enc_out, language=language, task=task,
+                              timestamps=timestamps, show_language_step=True)
+    trace.meta["prompt"] = describe_prompt(prompt.ids, tokenizer, model)
+    record_language(trace, prompt)
     heads = alignment_heads(model)
     trace.meta["alignment_heads"] = heads
     kept = trace.policy.layers
@@ -104,10 +111,13 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
         "encoder": [i for i in range(model.config.encoder_layers) if kept is None or i in kept],
         "decoder": [i for i in range(model.config.decoder_layers) if kept is None or i in kept]}
     trace.meta["captured_heads"] = None if trace.policy.heads is None else list(trace.policy.heads)
-    for _ in decode_greedy(model, tokenizer, enc_out, prompt, trace, top_k=top_k, max_steps=max_steps,
-                           stop_on_repetition=stop_on_repetition,
-                           alignment_heads=heads if word_timestamps else None, timestamps=timestamps):
+    for _ in plan.stepwise(decode_greedy(model, tokenizer, enc_out, prompt, trace, top_k=top_k,
+                                         max_steps=max_steps, stop_on_repetition=stop_on_repetition,
+                                         alignment_heads=heads if word_timestamps else None,
+                                         timestamps=timestamps, force=plan.force or None)):
         yield trace
+    if plan:
+        plan.check_force(len(trace.steps))
     timings["decode_s"] = round(time.perf_counter() - t0, 4)
     trace.meta["token_ids"] = [s["token_id"] for s in trace.steps]
     trace.meta["text"] = tokenizer.decode(trace.meta["token_ids"], skip_special_tokens=True)
@@ -133,9 +143,13 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
         from .beam import beam_search
 
         t0 = time.perf_counter()
-        trace.meta["beam"] = beam_search(model, tokenizer, enc_out, prompt, beam_size=beam_size,
-                                         max_steps=max_steps)
+        with plan.fresh().installed():  # ablations only: force_token applies to the greedy run
+            trace.meta["beam"] = beam_search(model, tokenizer, enc_out, prompt, beam_size=beam_size,
+                                             max_steps=max_steps, timestamps=timestamps)
         timings["beam_s"] = round(time.perf_counter() - t0, 4)
+    if plan:
+        plan.check()
+        trace.meta["intervention"] = plan.record()
     yield trace
 
 

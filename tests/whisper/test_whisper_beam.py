@@ -74,3 +74,38 @@ def test_bad_beam_size(tiny, enc):
     _, out, prompt = enc
     with pytest.raises(LabError, match="beam size"):
         beam_search(tiny.model, tiny.processor.tokenizer, out, prompt, beam_size=0)
+
+
+def _strip(ids: list[int], prompt: list[int], eos: int) -> list[int]:
+    """generate()'s sequences vs the beam's best tokens: without the prompt and the final eos."""
+    ids = ids[len(prompt):] if ids[:len(prompt)] == prompt else list(ids)
+    return ids[:-1] if ids and ids[-1] == eos else ids
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("model_id", ["whisper-tiny.en", "whisper-base"])
+@pytest.mark.parametrize("timestamps", [False, True])
+def test_beam_equals_generate_real(model_id, timestamps, features):
+    """trace_whisper(beam_size=5)'s best hypothesis == generate(num_beams=5) on the real models,
+    with and without timestamp tokens (short-form generate(return_timestamps=True))."""
+    from pathlib import Path
+
+    from lab.models import load_cached
+
+    clip = Path(__file__).resolve().parents[2] / "assets" / "clips" / "train_station.wav"
+    loaded = load_cached(model_id, family="whisper")
+    tr = trace_whisper(clip, loaded, beam_size=5, word_timestamps=False, timestamps=timestamps,
+                       policy=CapturePolicy(names=["decoder.logits"]))
+    b = tr.meta["beam"]
+    with torch.no_grad():
+        g = loaded.model.generate(features(loaded, clip), num_beams=5, return_timestamps=timestamps)
+    seq = (g["sequences"] if isinstance(g, dict) else g)[0].tolist()
+    eos = int(loaded.model.generation_config.eos_token_id)
+    want = _strip(seq, [r["token_id"] for r in tr.meta["prompt"]], eos)
+    assert b["best_tokens"][-1] == eos and b["stop_reason"] == "end_of_text"
+    assert b["best_tokens"][:-1] == want and len(want) > 5
+    first_ts = int(loaded.model.generation_config.no_timestamps_token_id) + 1
+    assert (want[0] >= first_ts and want[-1] >= first_ts) if timestamps else max(want) < eos
+    # the tree's best path spells the best tokens
+    nodes = {d["id"]: d for d in b["nodes"]}
+    assert [nodes[i]["token_id"] for i in b["best_path"][1:]] == b["best_tokens"]
