@@ -27,7 +27,7 @@ import torch
 
 from .. import capture
 from ..errors import LabError
-from .spec import Ablate, ForceToken, Intervention, parse, to_json
+from .spec import FAMILIES, Ablate, ForceToken, Intervention, parse, to_json
 from .targets import Target, resolve
 
 
@@ -81,8 +81,9 @@ class _Hook:
 class Plan:
     """The interventions of one run on one model (``family``: whisper | ctc | classify | tts).
 
-    ``plan.ablations``: the resolved hooks; ``plan.force``: ``{step: token_id}`` (Whisper).
-    Empty interventions give a plan whose contexts do nothing.
+    ``plan._hooks``: the resolved ablation hooks; ``plan.force``: ``{step: token_id}`` (Whisper);
+    ``plan.others``: every other kind, in order, for the family's tracer to apply
+    (:meth:`of_kind`). Empty interventions give a plan whose contexts do nothing.
     """
 
     def __init__(self, model, family: str, interventions=None):
@@ -90,20 +91,28 @@ class Plan:
         self.interventions: list[Intervention] = parse(interventions)
         self.force: dict[int, int] = {}
         self._hooks: list[_Hook] = []
+        self.others: list = []
         for iv in self.interventions:
+            fams = FAMILIES.get(iv.kind)
+            if fams is not None and family not in fams:
+                raise LabError(f"{iv.kind} applies to {' / '.join(fams)} models; this is a {family} model")
             if isinstance(iv, ForceToken):
-                if family != "whisper":
-                    raise LabError(f"force_token is a Whisper intervention; this is a {family} model")
                 if iv.step in self.force:
                     raise LabError(f"force_token: step {iv.step} is forced twice")
                 self.force[iv.step] = iv.token_id
-            else:
+            elif isinstance(iv, Ablate):
                 self._hooks.append(_Hook(iv, resolve(model, family, iv.target, heads=iv.heads)))
+            else:
+                self.others.append(iv)
         vocab = getattr(getattr(model, "config", None), "vocab_size", None)
         for s, t in self.force.items():
             if vocab is not None and not 0 <= t < int(vocab):
                 raise LabError(f"force_token: token id {t} at step {s} is outside the vocabulary "
                                f"(0..{int(vocab) - 1})")
+
+    def of_kind(self, kind: str) -> list:
+        """The interventions of ``kind`` that are not hooks (``edit``, ``patch``, TTS knobs, ...)."""
+        return [iv for iv in self.others if iv.kind == kind]
 
     def __bool__(self) -> bool:
         return bool(self.interventions)

@@ -86,8 +86,25 @@ class ForceToken:
         return {"kind": self.kind, "step": self.step, "token_id": self.token_id}
 
 
-Intervention = Union[Ablate, ForceToken]
-KINDS = {"ablate": Ablate, "force_token": ForceToken}
+Intervention = Union[Ablate, ForceToken]  # and every kind registered below
+KINDS: dict[str, type] = {"ablate": Ablate, "force_token": ForceToken}
+# which families each kind applies to (None: any family that has the target)
+FAMILIES: dict[str, tuple[str, ...] | None] = {"ablate": None, "force_token": ("whisper",)}
+
+
+def register(kind: str, families: tuple[str, ...] | None = None):
+    """Class decorator adding an intervention kind (a frozen dataclass with a ``kind`` field
+    defaulting to ``kind`` and an ``as_dict()``), so JSON specs, the CLI and :class:`Plan` know it.
+    ``families``: the families it applies to (None: any)."""
+    def deco(cls):
+        KINDS[kind] = cls
+        FAMILIES[kind] = families
+        return cls
+    return deco
+
+
+def is_intervention(x) -> bool:
+    return isinstance(x, tuple(KINDS.values()))
 
 
 def from_dict(d: dict) -> Intervention:
@@ -121,11 +138,11 @@ def parse(obj: Any) -> list[Intervention]:
             raise LabError(f"intervention spec is not valid JSON: {exc}") from None
     if isinstance(obj, dict) and "interventions" in obj:
         obj = obj["interventions"]
-    if isinstance(obj, (Ablate, ForceToken, dict)):
+    if isinstance(obj, dict) or is_intervention(obj):
         obj = [obj]
     if not isinstance(obj, (list, tuple)):
         raise LabError(f"intervention spec must be a list, got {type(obj).__name__}")
-    return [x if isinstance(x, (Ablate, ForceToken)) else from_dict(x) for x in obj]
+    return [x if is_intervention(x) else from_dict(x) for x in obj]
 
 
 def to_json(interventions: Iterable[Intervention]) -> list[dict]:
