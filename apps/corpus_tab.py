@@ -84,13 +84,31 @@ def _filter(df, model="all", text="", language="all", min_wer=None):
     return df.reset_index(drop=True)
 
 
-def _figures(df):
-    models = sorted(df["model"].dropna().unique())
-    ctc = sorted(df.loc[df["family"] == "ctc", "model"].unique())
-    dis = vc.disagreement_figure(df, models[0], models[1]) if len(models) >= 2 else \
-        vc.disagreement_figure(df.iloc[0:0], "a", "b")
-    return (vc.wer_histogram_figure(df), vc.confusion_figure(df, ctc[0] if ctc else None),
-            vc.calibration_figure(df), dis)
+def _choices(df) -> tuple[list[str], list[str]]:
+    """(every model, the CTC models) of a store's table."""
+    return (sorted(df["model"].dropna().unique()),
+            sorted(df.loc[df["family"] == "ctc", "model"].dropna().unique()))
+
+
+def _picks(df, a=None, b=None, ctc_model=None) -> tuple:
+    """The two models to compare and the CTC model of the confusion matrix: the user's picks when
+    the store has them, else the first two / the first CTC model."""
+    models, ctc = _choices(df)
+    a = a if a in models else (models[0] if models else None)
+    b = b if b in models and b != a else next((m for m in models if m != a), None)
+    ctc_model = ctc_model if ctc_model in ctc else (ctc[0] if ctc else None)
+    return a, b, ctc_model
+
+
+def _pair_figures(df, a, b, ctc_model):
+    dis = vc.disagreement_figure(df, a, b) if a and b else vc.disagreement_figure(df.iloc[0:0], "a", "b")
+    return vc.confusion_figure(df, ctc_model), dis
+
+
+def _figures(df, a=None, b=None, ctc_model=None):
+    a, b, ctc_model = _picks(df, a, b, ctc_model)
+    conf, dis = _pair_figures(df, a, b, ctc_model)
+    return vc.wer_histogram_figure(df), conf, vc.calibration_figure(df), dis
 
 
 def _summary(store: Store, df) -> str:
@@ -104,7 +122,7 @@ def _summary(store: Store, df) -> str:
 
 
 OUTPUTS = common.Outputs("status", "model_filter", "language_filter", "table", "wer_hist",
-                         "confusion", "calibration", "disagree", "shown")
+                         "confusion", "calibration", "disagree", "shown", "pair_a", "pair_b", "ctc_pick")
 
 
 @common.guarded(OUTPUTS, box="status")
@@ -116,12 +134,28 @@ def open_store(name, model="all", text="", language="all", min_wer=None):
     model = model if model in models else "all"
     language = language if language in languages else "all"
     shown = _filter(df, model, text, language, min_wer)
-    figs = _figures(df)
+    a, b, ctc_model = _picks(df)
+    figs = _figures(df, a, b, ctc_model)
+    all_models, ctc = _choices(df)
     return OUTPUTS.values(status=_summary(store, df),
+                          pair_a=gr.update(choices=all_models, value=a),
+                          pair_b=gr.update(choices=all_models, value=b),
+                          ctc_pick=gr.update(choices=ctc, value=ctc_model),
                           model_filter=gr.update(choices=models, value=model),
                           language_filter=gr.update(choices=languages, value=language),
                           table=shown[SHOWN], wer_hist=figs[0], confusion=figs[1], calibration=figs[2],
                           disagree=figs[3], shown=shown[["model", "clip_id", "family"]])
+
+
+@common.guarded(3, box=2)
+def redraw_pairs(name, a, b, ctc_model):
+    """The confusion matrix and the disagreement figure for the picked models, and a note."""
+    df = store_of(name).table()
+    if a and b and a == b:
+        raise LabError(f"pick two different models to compare (both are {a})")
+    a, b, ctc_model = _picks(df, a, b, ctc_model)
+    return (*_pair_figures(df, a, b, ctc_model),
+            f"Confusion of **{ctc_model or '(no CTC model)'}**; disagreement of **{a}** and **{b or '(one model only)'}**.")
 
 
 @common.guarded(2)
@@ -209,6 +243,11 @@ def build() -> None:
         wer_hist = trace_io.Plot(label="WER per model", elem_id="corpus-wer")
         calibration = trace_io.Plot(label="Calibration", elem_id="corpus-calibration")
     with gr.Row():
+        ctc_pick = gr.Dropdown([], label="Confusion of the CTC model", elem_id="corpus-ctc-pick")
+        pair_a = gr.Dropdown([], label="Disagreement: model A", elem_id="corpus-pair-a")
+        pair_b = gr.Dropdown([], label="… and model B", elem_id="corpus-pair-b")
+        pair_note = gr.Markdown(elem_id="corpus-pair-note")
+    with gr.Row():
         confusion = trace_io.Plot(label="CTC character confusion", elem_id="corpus-confusion")
         disagree = trace_io.Plot(label="Where two models disagree", elem_id="corpus-disagree")
 
@@ -218,6 +257,8 @@ def build() -> None:
     open_btn.click(open_store, filters, outs, api_name="corpus_open")
     gr.on([model_filter.input, language_filter.input, min_wer.submit, text.submit], filter_table,
           filters, [table, shown], api_name="corpus_filter")
+    gr.on([ctc_pick.input, pair_a.input, pair_b.input], redraw_pairs, [store, pair_a, pair_b, ctc_pick],
+          [confusion, disagree, pair_note], api_name="corpus_pairs")
     run.click(run_heldout, [heldout, models, name], [run_status, store], api_name="corpus_run")
     table.select(pick, [shown], [picked, picked_box], api_name="corpus_pick")
     _UI.update(store=store, picked=picked, open_row=open_row_btn, status=status)

@@ -8,12 +8,13 @@ Parquet parts every ``flush_every`` rows and shows a tqdm bar (clips/s, ETA) on 
 - ``workers = N``: a ``ProcessPoolExecutor`` of N spawned processes, each with
   ``torch.set_num_threads(max(1, cpus // N))``.
 - ``ray_address`` (``"local"`` = start a local Ray, ``"auto"`` or ``ray://host:port``): Ray Data
-  ``from_items(...).map_batches(RayTracer, concurrency=N, num_gpus=...)``, one Worker per actor.
+  ``from_items(...).map_batches(RayTracer, compute=ActorPoolStrategy(size=N), num_gpus=...)``, one Worker per actor.
 """
 from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 
 from .clip import empty_row, trace_clip
@@ -28,6 +29,18 @@ class RunResult:
     failed: int = 0        # recorded with an error now
     skipped: int = 0       # finished by an earlier run
     errors: list[dict] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # perf_counter() when each row reached the driver
+    started: float = 0.0                                 # perf_counter() when the run started
+
+    def steady_rate(self, skip: float = 0.25) -> float | None:
+        """Rows/s after start-up: over the rows after the first ``skip`` fraction arrived (every
+        worker has loaded its model by then), so start-up (spawn, imports, model load) is left out.
+        None with fewer than 8 rows."""
+        t = self.arrivals
+        if len(t) < 8:
+            return None
+        k = max(1, int(len(t) * skip))
+        return (len(t) - 1 - k) / (t[-1] - t[k]) if t[-1] > t[k] else None
 
     @property
     def exit_code(self) -> int:
@@ -144,7 +157,8 @@ def _ray_rows(jobs, store_path: str, workers: int, address: str, num_gpus: float
     ds = ray.data.from_items(items, override_num_blocks=max(1, len(items)))
     kw = dict(num_gpus=num_gpus) if num_gpus else dict(num_cpus=1)
     out = ds.map_batches(RayTracer, fn_constructor_kwargs=dict(store_path=store_path, threads=threads),
-                         batch_size=1, concurrency=max(1, workers), batch_format="numpy", **kw)
+                         batch_size=1, compute=ray.data.ActorPoolStrategy(size=max(1, workers)),
+                         batch_format="numpy", **kw)
     for row in out.iter_rows():
         yield {k: (None if (isinstance(v, float) and v != v) else v) for k, v in row.items()}
 
@@ -166,12 +180,13 @@ def run_corpus(src, models: list[str], out, *, workers: int = 1, ray_address: st
     clips = read_corpus(src)[:limit]
     done = store.done()
     jobs = [(m, c) for m in models for c in clips if (m, c.clip_id) not in done]
-    result = RunResult(store=store, skipped=len(models) * len(clips) - len(jobs))
+    result = RunResult(store=store, skipped=len(models) * len(clips) - len(jobs), started=time.perf_counter())
     bar = tqdm(total=len(jobs), unit="clip", disable=not progress, file=sys.stderr,
                desc="audiolab corpus")
     pending: list[dict] = []
 
     def take(row: dict) -> None:
+        result.arrivals.append(time.perf_counter())
         pending.append(row)
         if row.get("error"):
             result.failed += 1

@@ -90,3 +90,32 @@ def test_run_from_tab_stays_under_root(app, root):
     assert (root / name).is_dir() and name in corpus_tab.stores() and not name.startswith(".")
     err, _ = _fn(app, "corpus_run")("../../etc", [CTC_MODEL], "x")
     assert "held-out set" in str(err)
+
+
+def test_pickers_choose_the_compared_models(app, root):
+    """The disagreement figure compares the two models picked (not always the first two), the
+    confusion matrix is of the CTC model picked; the same model twice is refused."""
+    import pandas as pd
+
+    from apps import corpus_tab
+
+    rows = []
+    for m, fam, texts in (("m1", "ctc", ["a cat", "a dog"]), ("m2", "ctc", ["a cat", "a fog"]),
+                          ("m3", "whisper", ["the bat", "a dog"])):
+        for i, t in enumerate(texts):
+            rows.append({"model": m, "family": fam, "clip_id": f"c{i}", "text": t, "wer": 0.0, "error": None})
+    df = pd.DataFrame(rows)
+    assert corpus_tab._picks(df) == ("m1", "m2", "m1")
+    assert corpus_tab._picks(df, "m3", "m2", "m2") == ("m3", "m2", "m2")
+    assert corpus_tab._picks(df, "m3", "m3", "m3") == ("m3", "m1", "m1")  # b != a; m3 is not CTC
+    fig = vc.disagreement_figure(df, *corpus_tab._picks(df, "m1", "m3")[:2])
+    assert "m1 and m3" in fig.layout.title.text
+    assert list(fig.data[0].y) == ["c1", "c0"]  # c0 differs most between m1 and m3 (drawn last = top)
+    from apps.corpus_tab import OUTPUTS as CO
+
+    out = dict(zip(CO, _fn(app, "corpus_open")("speech", "all", "")))
+    assert out["ctc_pick"]["value"] == CTC_MODEL and out["pair_b"]["value"] is None
+    err = _fn(app, "corpus_pairs")("speech", CTC_MODEL, CTC_MODEL, CTC_MODEL)
+    assert "two different models" in str(err[2])
+    conf, dis, note = _fn(app, "corpus_pairs")("speech", CTC_MODEL, None, CTC_MODEL)
+    assert CTC_MODEL in conf.layout.title.text and "one model only" in note
