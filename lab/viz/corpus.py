@@ -139,6 +139,6 @@ def disagreement_figure(df, a: str, b: str, top: int = 10) -> go.Figure:
                            customdata=d[[f"text {a}", f"text {b}"]].values,
                            hovertemplate=f"%{{y}}<br>{a}: %{{customdata[0]}}<br>{b}: %{{customdata[1]}}"
                                          "<extra></extra>"))
-    fig.update_layout(title=f"Where {a} and {b} disagree most (CER between their transcripts)",
-                      xaxis_title="CER between the two transcripts", height=120 + 28 * len(d))
+    fig.update_layout(title=f"Where {a} and {b} disagree most",
+                      xaxis_title="CER between the two models' transcripts", height=120 + 28 * len(d))
     return fig
