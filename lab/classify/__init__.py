@@ -24,10 +24,16 @@ def trace_classify(audio, loaded, *, interventions=None, **kw):
     (``policy``, ``top_k``, ``activation``; ``pad_seconds`` for sequence, ``threshold`` for frames).
     ``interventions``: a what-if run (``lab.interventions`` ablations, hooked for the one forward
     pass under the model's lock); adds ``meta["intervention"]``."""
+    from ..interventions.edit import apply_edits
     from ..interventions.hooks import plan_for
 
     loaded = as_loaded(loaded)
-    plan = plan_for(loaded.model, "classify", interventions)
+    plan = plan_for(loaded.model, "classify", interventions, loaded=loaded)
+    if plan.of_kind("edit"):  # what-if: the edited clip, at the extractor's rate, is the input
+        from .common import as_audio as _as_audio
+
+        audio = apply_edits(_as_audio(audio, int(getattr(loaded.processor, "sampling_rate", 16000))),
+                            plan.of_kind("edit"))
     with plan.installed():
         tr = _trace_kind(audio, loaded, **kw)
     if plan:

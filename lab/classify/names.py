@@ -101,7 +101,8 @@ META: dict[str, str] = {
     "threshold": "frames: sigmoid threshold of the label segments",
     "frame_labels": "frames: [{label, id, start, end, score}] segments (seconds)",
     "intervention": "what-if runs: {interventions (the spec), ablations [{target, mode, heads, n_heads, "
-                    "module, hooked, hook, calls}]} (lab.interventions)",
+                    "module, hooked, hook, calls}]"
+                    ", patches [{target, module, hook, source, source_frames, frames, n_frames, frames_per_second, seconds | tokens_replaced, calls}], edited_seconds [[start, end]]} (lab.interventions)",
 }
 
 

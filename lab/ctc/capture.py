@@ -122,13 +122,14 @@ def trace_ctc(audio, loaded=None, *, policy: CapturePolicy | None = None, top_k:
     ``interventions``: a what-if run (``lab.interventions`` ablations, hooked around the forward
     pass); adds ``meta["intervention"]``.
     """
+    from ..interventions.edit import apply_edits
     from ..interventions.hooks import plan_for
 
     loaded = _as_loaded(loaded)
     model, fe, tok = parts(loaded)
-    plan = plan_for(model, "ctc", interventions)
+    plan = plan_for(model, "ctc", interventions, loaded=loaded)
     spec = N.spec_for(model.config)
-    clip = _prepare(audio, fe)
+    clip = apply_edits(_prepare(audio, fe), plan.of_kind("edit"))  # what-if: the edited clip is the input
     sr = clip.sample_rate
     require_samples(len(clip.samples), sr, *_min_samples(model.config, fe, spec, loaded.model_id))
     inputs = fe(clip.samples, sampling_rate=sr, return_tensors="pt")

@@ -83,7 +83,8 @@ META: dict[str, str] = {
     "decoders": "greedy vs beam vs beam + LM (+ hotwords): text, score, wer",
     "beam_text": "best beam text (beam + LM when there is an LM)",
     "intervention": "what-if runs: {interventions (the spec), ablations [{target, mode, heads, n_heads, "
-                    "module, hooked, hook, calls}]} (lab.interventions)",
+                    "module, hooked, hook, calls}]"
+                    ", patches [{target, module, hook, source, source_frames, frames, n_frames, frames_per_second, seconds | tokens_replaced, calls}], edited_seconds [[start, end]]} (lab.interventions)",
 }
 
 

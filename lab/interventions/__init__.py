@@ -1,6 +1,10 @@
 """What-if runs: change one thing inside a running model and see what follows.
 
-- :mod:`.spec`: the interventions as data (``Ablate``, ``ForceToken``; JSON in and out);
+- :mod:`.spec`: the interventions as data (``Ablate``, ``ForceToken``; JSON in and out; other
+  kinds register themselves: :mod:`.edit` ``EditAudio``, :mod:`.patch` ``Patch``, TTS knobs);
+- :mod:`.edit`: audio edits (silence / noise at an SNR / swap a span of another clip, word-aligned),
+  applied by the tracers to their input;
+- :mod:`.patch`: clip B's activations (``encoder.output``, ``encoder.layers.N``) hooked into A's run;
 - :mod:`.targets`: target names (``encoder.layers.2.attn``) -> modules, from each family's
   ``names.intervention_targets``;
 - :mod:`.hooks`: :class:`Plan` -- the hooks, installed under the model's lock and removed in
@@ -14,7 +18,9 @@ normal Trace, so every figure draws a changed run.
 from __future__ import annotations
 
 from .hooks import Plan, plan_for
+from .edit import EditAudio, apply_edits, parse_edit, word_edit, word_spans
+from .patch import Patch
 from .spec import Ablate, ForceToken, load, parse, parse_ablate, parse_force, to_json
 
 __all__ = ["Ablate", "ForceToken", "Plan", "plan_for", "parse", "load", "to_json", "parse_ablate",
-           "parse_force"]
+           "parse_force", "EditAudio", "Patch", "apply_edits", "parse_edit", "word_edit", "word_spans"]

@@ -8,16 +8,21 @@
 - Whisper ``steps``: ``first_divergent_step`` (first step whose token differs, None), ``kl``
   (per step, KL(a || b) of the softmax of the raw logits, nats; steps after the divergence compare
   distributions over different prefixes), ``top1_changed`` (steps whose best token after
-  suppression differs), ``n_steps`` both; ``words``: word times of the words both runs share
+  suppression differs), ``n_steps`` both, ``max_logit_change`` (largest absolute change of a raw
+  logit over the steps both runs have); ``words``: word times of the words both runs share
   (matched by the alignment), ``start_shift`` / ``end_shift`` per word (s) and their mean / max
-  absolute value;
+  absolute value; ``cross_attention``: where the alignment heads looked for each shared word --
+  the centre of mass (s) of their cross-attention in each run and its ``shift`` (b - a), see
+  :func:`cross_attention_moved`;
 - CTC ``frames``: ``changed`` (frame indices whose argmax token differs), ``n_changed``,
   ``max_logit_change`` (largest absolute change of a CTC logit),
   ``n_frames``, ``changed_seconds`` ([start, end] spans of runs of changed frames),
   ``frame_tokens`` a / b;
 - TTS ``stop``: ``stop_step`` / ``n_steps`` / ``stop_reason`` a and b, ``mel_mean_abs_diff``
   over the frames both runs have;
-- classify ``labels``: ``top1`` a / b and whether it changed, ``top_k`` both, ``max_prob_change``.
+- classify ``labels``: ``top1`` a / b and whether it changed, ``top_k`` both, ``max_prob_change``;
+- with an audio edit (``same_input`` is then False, as expected): ``edited_seconds``, the
+  [start, end] spans the edits changed; with a patch: ``patched`` (the plan's patch records).
 """
 from __future__ import annotations
 
@@ -113,14 +118,64 @@ def _whisper(a, b) -> dict:
     if "decoder.logits" in a.tensors and "decoder.logits" in b.tensors and n:
         kl = _kl_rows(a["decoder.logits"][:n], b["decoder.logits"][:n])
     top1 = [s for s in range(n) if a.steps[s]["top_k"][0]["token_id"] != b.steps[s]["top_k"][0]["token_id"]]
+    dmax = None
+    if "decoder.logits" in a.tensors and "decoder.logits" in b.tensors and n:
+        dmax = float((a["decoder.logits"][:n].float() - b["decoder.logits"][:n].float()).abs().max())
     out = {"text": word_diff(a.meta.get("text", ""), b.meta.get("text", "")),
            "steps": {"n_steps": [len(a.steps), len(b.steps)], "first_divergent_step": first,
                      "kl": kl, "kl_max": max(kl) if kl else None, "top1_changed": top1,
                      "forced": [s["index"] for s in b.steps if s.get("forced")],
+                     "max_logit_change": None if dmax is None else round(dmax, 6),
                      "stop_reason": [a.meta.get("stop_reason"), b.meta.get("stop_reason")]}}
     if a.meta.get("words") and b.meta.get("words"):
         out["words"] = word_time_diff(a.meta["words"], b.meta["words"])
+        moved = cross_attention_moved(a, b)
+        if moved is not None:
+            out["cross_attention"] = moved
     return out
+
+
+def attention_centre(trace, steps: list[int]) -> float | None:
+    """Centre of mass (s) of the alignment heads' cross-attention over the steps ``steps`` (one
+    word's tokens): ``timestamps.cross_attn`` (alignment_head, step, key_frame) rows cut to the
+    encoder frames holding audio and renormalised over them (as for DTW), averaged over heads and
+    steps; frame ``j`` is at ``j / 50`` s (the time base of the word times)."""
+    if "timestamps.cross_attn" not in trace or not steps:
+        return None
+    from ..whisper.constants import ENCODER_FRAMES_PER_SECOND
+
+    n_frames = max(1, int(trace.meta.get("n_content_mel_frames", 3000)) // 2)
+    cross = trace["timestamps.cross_attn"]
+    if max(steps) >= cross.shape[1]:
+        return None
+    w = cross[:, steps, :n_frames].double()
+    w = w / w.sum(-1, keepdim=True).clamp_min(1e-12)
+    p = w.mean((0, 1))  # (key_frame,), sums to 1
+    rate = trace.time_bases.get("encoder_frame", ENCODER_FRAMES_PER_SECOND)
+    return float((p * torch.arange(n_frames, dtype=torch.float64)).sum() / rate)
+
+
+def cross_attention_moved(a, b) -> dict | None:
+    """Per word both runs share (matched by the word alignment): the alignment heads' attention
+    centre (s, :func:`attention_centre`) in ``a`` and ``b`` and ``shift`` = b - a, + mean / max
+    absolute shift. None when a trace lacks ``timestamps.cross_attn`` or word times."""
+    wa, wb = a.meta.get("words") or [], b.meta.get("words") or []
+    if not wa or not wb or "timestamps.cross_attn" not in a or "timestamps.cross_attn" not in b:
+        return None
+    from ..wer import wer_alignment
+
+    ta, tb = [w["word"].strip() for w in wa], [w["word"].strip() for w in wb]
+    ops = wer_alignment(" ".join(ta), " ".join(tb), normalize=False)["ops"]
+    rows = []
+    for i, j in _aligned_pairs(ops):
+        if i < len(wa) and j < len(wb):
+            ca, cb = attention_centre(a, wa[i].get("tokens") or []), attention_centre(b, wb[j].get("tokens") or [])
+            if ca is None or cb is None:
+                continue
+            rows.append({"word": ta[i], "a": round(ca, 4), "b": round(cb, 4), "shift": round(cb - ca, 4)})
+    return {"words": rows, "shift": _stats([r["shift"] for r in rows]),
+            "method": "centre of mass of the alignment heads' cross-attention over the word's steps "
+                      "(content frames, renormalised; frame / 50 s)"}
 
 
 def _runs(idx: list[int]) -> list[tuple[int, int]]:
@@ -180,6 +235,11 @@ def diff(a, b) -> dict:
         raise LabError(f"no diff for family {a.family!r}")
     out = {"family": a.family, "same_input": _same_input(a, b),
            "intervention": b.meta.get("intervention")}
+    rec = b.meta.get("intervention") or {}
+    if rec.get("edited_seconds"):
+        out["edited_seconds"] = rec["edited_seconds"]
+    if rec.get("patches"):
+        out["patched"] = rec["patches"]
     out.update(FAMILIES[a.family](a, b))
     out["changed"] = _changed(out)
     return out
@@ -189,7 +249,8 @@ def _changed(d: dict) -> bool:
     if d.get("text", {}).get("changed"):
         return True
     st = d.get("steps", {})
-    if st.get("first_divergent_step") is not None or any(k > 0 for k in st.get("kl", [])):
+    if st.get("first_divergent_step") is not None or any(k > 0 for k in st.get("kl", [])) \
+            or (st.get("max_logit_change") or 0) > 0:
         return True
     if d.get("frames", {}).get("n_changed") or d.get("frames", {}).get("max_logit_change"):
         return True

@@ -8,7 +8,13 @@ anything runs) and builds one hook per ablation:
   the chosen heads' slices are zeroed (or set to their mean), so only those heads' contribution
   to the residual stream is removed;
 - a whole part (``heads=None``): a forward hook replacing the part's output (the attention
-  module's ``output[0]``, the FFN's output) with zeros (or its mean).
+  module's ``output[0]``, the FFN's output) with zeros (or its mean);
+- a patch (:mod:`.patch`): clip B is run when the plan is made (its tensor recorded by a hook on
+  the target's module), then a forward (pre-)hook on the same module of this run puts B's frames
+  in (``loaded=`` gives the plan the model to run B with).
+
+Edits of the audio (kind ``edit``) are not hooks: the tracer applies ``plan.of_kind("edit")``
+to its prepared clip (:func:`lab.interventions.edit.apply_edits`).
 
 ``with plan.installed():`` holds the model's lock (:func:`lab.capture.model_lock`) while the hooks
 are on and removes every handle in ``finally`` (also when the block raises). A family wraps each
@@ -86,11 +92,14 @@ class Plan:
     (:meth:`of_kind`). Empty interventions give a plan whose contexts do nothing.
     """
 
-    def __init__(self, model, family: str, interventions=None):
-        self.model, self.family = model, family
+    def __init__(self, model, family: str, interventions=None, *, loaded=None):
+        from .patch import Patch, build
+
+        self.model, self.family, self.loaded = model, family, loaded
         self.interventions: list[Intervention] = parse(interventions)
         self.force: dict[int, int] = {}
         self._hooks: list[_Hook] = []
+        self._patches: list = []  # lab.interventions.patch.PatchHook: clip B already run
         self.others: list = []
         for iv in self.interventions:
             fams = FAMILIES.get(iv.kind)
@@ -102,6 +111,8 @@ class Plan:
                 self.force[iv.step] = iv.token_id
             elif isinstance(iv, Ablate):
                 self._hooks.append(_Hook(iv, resolve(model, family, iv.target, heads=iv.heads)))
+            elif isinstance(iv, Patch):
+                self._patches.append(build(iv, model, family, loaded))
             else:
                 self.others.append(iv)
         vocab = getattr(getattr(model, "config", None), "vocab_size", None)
@@ -119,21 +130,29 @@ class Plan:
 
     @property
     def has_hooks(self) -> bool:
-        return bool(self._hooks)
+        return bool(self._hooks or self._patches)
 
     def fresh(self) -> "Plan":
         """The same interventions with new state (running means restart): for a second pass
-        over the same input, such as a beam search after the greedy decode."""
-        return Plan(self.model, self.family, self.interventions)
+        over the same input, such as a beam search after the greedy decode. Patches keep clip B's
+        tensors (B is not run again)."""
+        from .patch import Patch
+
+        new = Plan(self.model, self.family, [iv for iv in self.interventions if not isinstance(iv, Patch)])
+        new.interventions, new.loaded = list(self.interventions), self.loaded
+        new._patches = [p.fresh() for p in self._patches]
+        return new
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
         """Hooks on for the ``with`` block, under the model's lock; removed in ``finally``."""
-        if not self._hooks:
+        if not self.has_hooks:
             yield
             return
         pre = [(h.target.out_proj, h.pre) for h in self._hooks if h.ablate.heads is not None]
         post = [(h.target.module, h.post) for h in self._hooks if h.ablate.heads is None]
+        pre += [(p.site.module, p.pre) for p in self._patches if p.site.pre]
+        post += [(p.site.module, p.post) for p in self._patches if not p.site.pre]
         with capture.hooks(self.model, pre, pre=True), capture.hooks(self.model, post):
             yield
 
@@ -142,7 +161,7 @@ class Plan:
         around each step only: each ``next()`` runs inside :meth:`installed`, each ``yield`` of
         this generator outside it (never holding the lock while the caller has control)."""
         it = iter(steps)
-        if not self._hooks:
+        if not self.has_hooks:
             yield from it
             return
         while True:
@@ -156,6 +175,7 @@ class Plan:
     def check(self) -> None:
         """LabError naming every ablation whose module never ran."""
         idle = [h.ablate.target for h in self._hooks if h.calls == 0]
+        idle += [p.patch.target for p in self._patches if p.calls == 0]
         if idle:
             raise LabError(f"intervention(s) on {idle} never ran: the module was not called in "
                            "this run (a decoder part with no decoder pass?)")
@@ -183,11 +203,17 @@ class Plan:
                 "calls": h.calls})
         if self.force:
             out["force"] = {str(s): t for s, t in sorted(self.force.items())}
+        if self._patches:
+            out["patches"] = [p.record() for p in self._patches]
+        edits = self.of_kind("edit")
+        if edits:
+            out["edited_seconds"] = [[e.start, e.end] for e in edits]
         return out
 
 
-def plan_for(model, family: str, interventions) -> Plan:
-    """A :class:`Plan` (an empty one for ``None`` / ``[]``)."""
+def plan_for(model, family: str, interventions, *, loaded=None) -> Plan:
+    """A :class:`Plan` (an empty one for ``None`` / ``[]``). ``loaded``: the ``Loaded`` the
+    family runs (needed by ``patch``, which runs clip B through the family's tracer first)."""
     if isinstance(interventions, Plan):
         return interventions
-    return Plan(model, family, interventions)
+    return Plan(model, family, interventions, loaded=loaded)

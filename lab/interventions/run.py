@@ -1,7 +1,9 @@
 """``what_if``: the unchanged run, the run with interventions, and their diff -- one call.
 
-The CLI (``--ablate`` / ``--force-token`` / ``--what-if``), a notebook cell and (later) the app's
-What-if panel make this same call."""
+The CLI (``--ablate`` / ``--force-token`` / ``--edit`` / ``--patch`` / ``--what-if``), a notebook
+cell and the app's What-if panel make this same call. With an ``edit`` the changed run's input is
+the edited clip (``diff["same_input"]`` False, ``diff["edited_seconds"]``); a ``patch`` runs clip B
+first (inside the changed run's plan)."""
 from __future__ import annotations
 
 import importlib

@@ -5,11 +5,15 @@ One spec is shared by the API (``trace_whisper(..., interventions=[...])``), the
 
     [{"kind": "ablate", "target": "encoder.layers.2.attn", "heads": [0, 3], "mode": "zero"},
      {"kind": "ablate", "target": "decoder.layers.1.ffn", "mode": "mean"},
-     {"kind": "force_token", "step": 4, "token_id": 7586}]
+     {"kind": "force_token", "step": 4, "token_id": 7586},
+     {"kind": "edit", "op": "noise", "start": 1.2, "end": 1.6, "snr_db": 5},
+     {"kind": "patch", "target": "encoder.output", "source": "other.wav", "start": 1.2, "end": 1.6}]
 
 (a bare list, or an object ``{"interventions": [...]}``). Targets are the dotted names the
 captures use (``encoder.layers.2.attn`` is the module behind ``encoder.layers.2.attn.pattern``);
 each family's ``names.INTERVENTION_TARGETS`` lists the targets it knows and where they live.
+Kinds defined in their own modules register here with :func:`register`: ``edit``
+(:mod:`.edit`, the audio) and ``patch`` (:mod:`.patch`, activations from another clip).
 """
 from __future__ import annotations
 
@@ -185,3 +189,8 @@ def parse_force(text: str) -> ForceToken:
     if not m:
         raise LabError(f"--force-token {text!r}: expected STEP=ID with integers, e.g. 3=7586")
     return ForceToken(step=int(m.group(1)), token_id=int(m.group(2)))
+
+
+# the kinds defined in their own modules register themselves (they import ``register`` from here)
+from .edit import EditAudio, parse_edit  # noqa: E402,F401
+from .patch import Patch  # noqa: E402,F401

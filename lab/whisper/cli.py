@@ -107,7 +107,8 @@ def run(args) -> dict:
             result["saved"] = str(tr.save(args.out))
         return result
     if ivs:
-        raise LabError("what-if flags (--ablate / --force-token / --what-if) take one <= 30 s window")
+        raise LabError("what-if flags (--ablate / --force-token / --edit / --patch / --what-if) take one "
+                       "<= 30 s window")
     from .long import OPENAI_DEFAULTS
 
     long_kw = dict(OPENAI_DEFAULTS) if args.fallback else {}

@@ -106,7 +106,8 @@ META: dict[str, str] = {
     "no_speech_prob": "trace_long: probability of <|nospeech|> from the logits at the start-of-transcript position",
     "temperature": "trace_long: sampling temperature of this decode attempt (0 = greedy)",
     "intervention": "what-if runs: {interventions (the spec), ablations [{target, mode, heads, n_heads, "
-                    "module, hooked, hook, calls}], force {step: token_id}} (lab.interventions)",
+                    "module, hooked, hook, calls}], force {step: token_id}"
+                    ", patches [{target, module, hook, source, source_frames, frames, n_frames, frames_per_second, seconds | tokens_replaced, calls}], edited_seconds [[start, end]]} (lab.interventions)",
 }
 
 TIME_BASES = {"sample": float(SAMPLE_RATE), "mel_frame": MEL_FRAMES_PER_SECOND,

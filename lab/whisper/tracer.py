@@ -70,8 +70,10 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
     (text, words, wer, beam). Names, axes and meta keys: ``lab.whisper.names.AXES`` / ``META``
     (``lab.whisper.describe()``). ``timestamps``: timestamp-token mode (no <|notimestamps|> in the
     prompt, ``<|0.00|>`` tokens decoded as ``generate(return_timestamps=True)``); adds
-    ``meta["segments"]``. ``interventions``: a what-if run (``lab.interventions``: ablations hooked
-    around every forward pass, ``force_token`` steps); adds ``meta["intervention"]``."""
+    ``meta["segments"]``. ``interventions``: a what-if run (``lab.interventions``: ablations and patches
+    hooked around every forward pass, ``force_token`` steps, audio edits applied to the clip first);
+    adds ``meta["intervention"]``."""
+    from ..interventions.edit import apply_edits
     from ..interventions.hooks import plan_for
 
     loaded = as_loaded(loaded)
@@ -81,7 +83,8 @@ def iter_trace_whisper(audio, loaded=None, *, policy: CapturePolicy | None = Non
         raise LabError(f"top_k must be >= 1, got {top_k}")
     policy = policy or CapturePolicy()
     _check_policy(policy, model)
-    plan = plan_for(model, "whisper", interventions)
+    plan = plan_for(model, "whisper", interventions, loaded=loaded)
+    audio = apply_edits(audio, plan.of_kind("edit"))  # what-if: the trace keeps the edited clip
     trace = Trace(family="whisper", model_id=loaded.model_id, weights_source=loaded.weights_source,
                   policy=policy)
     trace.time_bases = dict(names.TIME_BASES)

@@ -71,3 +71,28 @@ def test_classify_and_tts_ablate(capsys, tmp_path):
                         "--ablate", "decoder.layers.0.cross_attn"])
     assert out["intervention"]["ablations"][0]["target"] == "decoder.layers.0.cross_attn"
     assert out["diff"]["stop"]["mel_mean_abs_diff"] > 0
+
+
+def test_ctc_edit_and_patch_flags(capsys, ctc_dir):
+    door = str(Path(FOX).with_name("open_the_door.wav"))
+    out = _run(capsys, ["trace", "ctc", FOX, "--model", ctc_dir, "--json",
+                        "--edit", "silence:1.0-1.5", "--edit", "noise:2-2.5@5"])
+    assert out["intervention"]["interventions"] == [
+        {"kind": "edit", "op": "silence", "start": 1.0, "end": 1.5},
+        {"kind": "edit", "op": "noise", "start": 2.0, "end": 2.5, "snr_db": 5.0, "seed": 0}]
+    assert out["diff"]["same_input"] is False and out["diff"]["edited_seconds"] == [[1.0, 1.5], [2.0, 2.5]]
+    assert out["diff"]["frames"]["n_changed"] > 0
+    out = _run(capsys, ["trace", "ctc", FOX, "--model", ctc_dir, "--json", "--edit", f"swap:1-1.2={door}@0.5"])
+    assert out["intervention"]["interventions"][0]["source_start"] == 0.5
+    out = _run(capsys, ["trace", "ctc", FOX, "--model", ctc_dir, "--json", "--patch", f"encoder.output={door}@0.5-1"])
+    assert out["intervention"]["patches"][0]["frames"] == [25, 50]
+    assert out["diff"]["frames"]["changed_seconds"][0][0] >= 0.5
+
+
+def test_bad_edit_and_patch_flags_exit_2(capsys, ctc_dir):
+    assert main(["trace", "ctc", FOX, "--model", ctc_dir, "--edit", "silence:1.6-1.2"]) == 2
+    assert "must be after start" in capsys.readouterr().err
+    assert main(["trace", "ctc", FOX, "--model", ctc_dir, "--edit", "silence:3-9"]) == 2
+    assert "outside the clip" in capsys.readouterr().err
+    assert main(["trace", "ctc", FOX, "--model", ctc_dir, "--patch", "encoder.output"]) == 2
+    assert "expected TARGET=B.wav" in capsys.readouterr().err
