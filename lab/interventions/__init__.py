@@ -9,6 +9,8 @@
   ``names.intervention_targets``;
 - :mod:`.hooks`: :class:`Plan` -- the hooks, installed under the model's lock and removed in
   ``finally``, and the record that goes to ``trace.meta["intervention"]``;
+- :mod:`.lens`: every encoder layer read through the output head (``ctc_lens``, ``whisper_lens``);
+- :mod:`.align_heads`: score Whisper's cross-attention heads against reference word times;
 - :mod:`.diff`: two traces of the same input -> what changed;
 - :mod:`.run`: :func:`what_if` -- the unchanged run, the changed run and their diff.
 

@@ -105,6 +105,8 @@ META: dict[str, str] = {
                 "LongResult.segments: absolute times + window)",
     "no_speech_prob": "trace_long: probability of <|nospeech|> from the logits at the start-of-transcript position",
     "temperature": "trace_long: sampling temperature of this decode attempt (0 = greedy)",
+    "lens": "whisper_lens runs: {layer, n_layers, what} -- encoder.output = "
+            "encoder.layer_norm(encoder.hidden[layer]) (lab.interventions.lens)",
     "intervention": "what-if runs: {interventions (the spec), ablations [{target, mode, heads, n_heads, "
                     "module, hooked, hook, calls}], force {step: token_id}"
                     ", patches [{target, module, hook, source, source_frames, frames, n_frames, frames_per_second, seconds | tokens_replaced, calls}], edited_seconds [[start, end]]} (lab.interventions)",

@@ -158,17 +158,60 @@ def token_probabilities(trace: Trace, steps: list[int], eos: int) -> list[float]
     return logits.softmax(-1).gather(1, ids[:, None])[:, 0].tolist()
 
 
+def heads_cross_attention(trace: Trace, heads: list[list[int]]) -> torch.Tensor:
+    """(head, step, key_frame) float32 cross-attention rows of ``heads`` ([[decoder layer, head]
+    ...]) at every decoding step, read from ``decoder.step.{s}.cross_attn.pattern`` (layer, head,
+    key_frame). LabError when a step's pattern or a (layer, head) was not captured (the policy
+    kept other names, layers or heads)."""
+    from ..errors import LabError
+
+    heads = [[int(l), int(h)] for l, h in heads]
+    if not heads:
+        raise LabError("word timestamps: heads is empty (give [[layer, head], ...])")
+    layers = trace.meta.get("captured_layers", {}).get("decoder")
+    kept_heads = trace.meta.get("captured_heads")
+    rows = []
+    for l, h in heads:
+        if layers is not None and l not in layers:
+            raise LabError(f"word timestamps with head [{l}, {h}]: decoder layer {l} was not captured "
+                           f"(captured: {layers}); trace with a policy that keeps it")
+        if kept_heads is not None and h not in kept_heads:
+            raise LabError(f"word timestamps with head [{l}, {h}]: head {h} was not captured "
+                           f"(captured heads: {kept_heads})")
+        rows.append(((layers.index(l) if layers is not None else l),
+                     (kept_heads.index(h) if kept_heads is not None else h)))
+    out = []
+    for s in range(len(trace.steps)):
+        name = names.step_cross(s)
+        if name not in trace:
+            raise LabError(f"word timestamps with chosen heads need {name!r}: trace with a policy "
+                           "that keeps 'decoder.step.*.cross_attn.pattern'")
+        pat = trace[name]  # (layer, head, key_frame)
+        n_l, n_h = pat.shape[0], pat.shape[1]
+        for (li, hi), (l, h) in zip(rows, heads):
+            if li >= n_l or hi >= n_h:
+                raise LabError(f"word timestamps: head [{l}, {h}] is outside the captured "
+                               f"{n_l} layers x {n_h} heads")
+        out.append(torch.stack([pat[li, hi].float() for li, hi in rows]))
+    return torch.stack(out, 1)
+
+
 def word_timestamps(trace: Trace, tokenizer, *, eos: int, offset: float = 0.0,
-                    medfilt_width: int = MEDFILT_WIDTH) -> list[dict]:
+                    medfilt_width: int = MEDFILT_WIDTH, heads: list[list[int]] | None = None) -> list[dict]:
     """Words with times (seconds from the clip start, + ``offset``) for a greedy trace.
 
-    Needs ``timestamps.cross_attn`` (alignment_head, step, key_frame). Adds
+    ``heads``: the cross-attention heads DTW runs on, [[decoder layer, head], ...]. ``None`` (the
+    default): the trace's alignment heads (``generation_config.alignment_heads``), whose rows the
+    decoder kept at float32 in ``timestamps.cross_attn`` (alignment_head, step, key_frame). Other
+    heads (e.g. the ones :mod:`lab.interventions.align_heads` finds) are read from
+    ``decoder.step.{s}.cross_attn.pattern`` (:func:`heads_cross_attention`; stored at the
+    policy's ``attn_dtype``, fp16 by default). Adds
     ``timestamps.matrix`` (step, encoder_frame) -- the DTW input, one row per text step (+ the
     end-of-text step), content frames only -- and ``timestamps.path`` (point, coord): the DTW path
     as (row, encoder frame) pairs. Returns ``[{word, start, end, probability, tokens: [step
     indices]}]`` (``probability``: :func:`token_probabilities` averaged over the word's tokens).
     """
-    if "timestamps.cross_attn" not in trace or not trace.steps:
+    if not trace.steps or (heads is None and "timestamps.cross_attn" not in trace):
         return []
     ids = [s["token_id"] for s in trace.steps]
     rows = [k for k, t in enumerate(ids) if t < eos]
@@ -178,7 +221,10 @@ def word_timestamps(trace: Trace, tokenizer, *, eos: int, offset: float = 0.0,
     if has_eot:
         rows.append(len(ids) - 1)
     n_frames = max(1, int(trace.meta.get("n_content_mel_frames", WINDOW_MEL_FRAMES)) // 2)
-    cross = trace["timestamps.cross_attn"][:, rows]
+    if heads is None:
+        cross = trace["timestamps.cross_attn"][:, rows]
+    else:
+        cross = heads_cross_attention(trace, heads)[:, rows]
     matrix = alignment_matrix(cross, n_frames, medfilt_width)
     text_idx, time_idx = dtw(-matrix.double().numpy())
     trace.add("timestamps.matrix", matrix, names.AXES["timestamps.matrix"], force=True)
@@ -188,6 +234,9 @@ def word_timestamps(trace: Trace, tokenizer, *, eos: int, offset: float = 0.0,
     token_probs = token_probabilities(trace, text_rows, eos)
     trace.meta["timestamps"] = {"rows": rows, "n_frames": n_frames, "medfilt_width": medfilt_width,
                                 "method": "DTW over alignment-head cross-attention (openai timing.py)",
+                                "heads": (trace.meta.get("alignment_heads") if heads is None
+                                          else [[int(l), int(h)] for l, h in heads]),
+                                "heads_from": "alignment_heads" if heads is None else "chosen",
                                 "probability": PROBABILITY_DOC if "decoder.logits" in trace else
                                 "mean of the steps' probabilities (no decoder.logits in the trace)"}
     rate = trace.time_bases.get("encoder_frame", ENCODER_FRAMES_PER_SECOND)
