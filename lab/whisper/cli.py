@@ -42,6 +42,8 @@ def _steps(trace, window: int | None = None) -> list[dict]:
     for s in trace.steps:
         d = {"index": s["index"], "token": s["token"], "token_id": s["token_id"], "prob": s["prob"],
              "top_k": s["top_k"]}
+        if s.get("forced"):  # a what-if run: this token was forced, not chosen (--force-token)
+            d.update(forced=True, model_token_id=s.get("model_token_id"))
         if window is not None:
             d["window"] = window
         out.append(d)

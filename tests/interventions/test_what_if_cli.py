@@ -52,6 +52,8 @@ def test_whisper_force_token_cli(capsys):
     assert out["token_ids"][:3] == base["token_ids"][:2] + [alt]  # the forced run, prompt excluded
     assert out["intervention"]["force"] == {"2": alt}
     assert out["diff"]["steps"]["first_divergent_step"] == 2
+    assert out["steps"][2]["forced"] and out["steps"][2]["model_token_id"] == base["token_ids"][2]
+    assert not any(s.get("forced") for k, s in enumerate(out["steps"]) if k != 2)
     out = _run(capsys, ["trace", "whisper", FOX, "--json", "--no-words",
                         "--ablate", "decoder.layers.3.cross_attn.heads=0,1,2,3,4"])
     assert out["intervention"]["ablations"][0]["calls"] == len(out["token_ids"])
