@@ -18,7 +18,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from apps import common, factory, trace_io
+from apps import common, factory, trace_io, what_if_panel
 from lab import models
 from lab.classify import three_heads, trace_classify
 from lab.errors import LabError
@@ -171,6 +171,12 @@ def classify(audio, model_id, top_k):
     return _views(trace, int(top_k))
 
 
+def what_if_args(loaded, trace, audio, top_k):
+    """(clip, trace kwargs) of a what-if on the tab's inputs, as /classify traces."""
+    common.require_audio(audio)
+    return audio, dict(top_k=int(top_k), policy=APP_POLICY)
+
+
 def loaded_views(traces) -> list:
     """Every output for a saved trace (``apps/trace_io.py``), as after a run."""
     trace = traces[0]
@@ -289,10 +295,12 @@ def build() -> None:
         describe = gr.Code(label="trace.describe()", language=None)
 
     ui = locals()
-    run.click(classify, [audio, model_id, top_k], OUTPUTS.components(ui), api_name="classify")
+    ran = run.click(classify, [audio, model_id, top_k], OUTPUTS.components(ui), api_name="classify")
     gr.on([patch_f.release, patch_t.release, layer.release], show_patch,
           [trace, patch_f, patch_t, layer], PATCH_VIEWS.components(ui), api_name="patch")
     gr.on([which.change, layer.release, head.release], show_overlay,
           [trace, which, layer, head], overlay_plot, api_name="overlay")
     label.change(show_contribution, [trace, label], contrib_plot, api_name="contribution")
     trace_io.panel(FAMILY, trace, OUTPUTS.components(ui), loaded_views, names=OUTPUTS)
+    what_if_panel.build(FAMILY, state=trace, model=model_id, load=_load, args=what_if_args,
+                        inputs=[audio, top_k], run_event=ran)

@@ -12,7 +12,7 @@ import html
 
 import gradio as gr
 
-from apps import common, factory, trace_io
+from apps import common, factory, trace_io, what_if_panel
 from lab.ctc.constants import TOP_K
 from lab.viz import ctc as cv
 
@@ -107,6 +107,18 @@ def transcribe(audio, model_id, reference, lm_text, beam, top_k):
     return _views(tr)
 
 
+def _load(model_id):
+    return factory.get(model_id or default_model(), FAMILY)
+
+
+def what_if_args(loaded, trace, audio, reference, lm_text, beam, top_k):
+    """(clip, trace kwargs) of a what-if on the tab's inputs, as /transcribe traces."""
+    common.require_audio(audio)
+    beam, lm_text = int(beam or 0), (lm_text or "").strip() or None
+    return audio, dict(top_k=int(top_k), reference=(reference or "").strip() or None, lm_text=lm_text,
+                       beam_size=beam if beam > 1 or lm_text else None)
+
+
 def loaded_views(traces) -> list:
     """Every output for a saved trace (``apps/trace_io.py``), as after a run."""
     return _views(traces[0])
@@ -194,7 +206,7 @@ def build() -> None:
     with gr.Accordion("Trace contents (describe())", open=False):
         describe = gr.Code(label="trace.describe()", language=None)
 
-    run.click(transcribe, [audio, model_id, reference, lm_text, beam, top_k],
+    ran = run.click(transcribe, [audio, model_id, reference, lm_text, beam, top_k],
               OUTPUTS.components(locals()), api_name="transcribe")
     char.change(show_character, [state, char], [collapse, char_audio], api_name="character")
     word.change(show_word, [state, word], [words, word_audio], api_name="word")
@@ -203,3 +215,5 @@ def build() -> None:
     gr.on([grid_start.release, grid_layer.change], show_grid, [state, grid_start, grid_layer], grid,
           api_name="frame_grid")
     trace_io.panel(FAMILY, state, OUTPUTS.components(locals()), loaded_views, names=OUTPUTS)
+    what_if_panel.build(FAMILY, state=state, model=model_id, load=_load, args=what_if_args,
+                        inputs=[audio, reference, lm_text, beam, top_k], run_event=ran)

@@ -15,7 +15,7 @@ import time
 
 import gradio as gr
 
-from apps import common, factory, trace_io
+from apps import common, factory, trace_io, what_if_panel
 from lab.tts import TINY_ID
 from lab.tts.constants import STOP_THRESHOLD
 from lab.viz import tts as tv
@@ -135,6 +135,18 @@ def _settings(threshold, minlenratio, maxlenratio, seed, vocoder, speaker_file, 
                 maxlenratio=float(maxlenratio), seed=int(seed) if seed is not None else 0,
                 vocoder=vocoder or "auto", speaker=speaker_file or None,
                 drop_unknown=bool(drop_unknown))
+
+
+def what_if_args(loaded, trace, text, threshold, minlenratio, maxlenratio, seed, vocoder, speaker_file,
+                 drop_unknown, sentence):
+    """(text, trace kwargs) of a what-if: the sentence the tab shows, with the tab's settings."""
+    kw = _settings(threshold, minlenratio, maxlenratio, seed, vocoder, speaker_file, drop_unknown)
+    return trace.meta.get("text", text or ""), kw
+
+
+def what_if_current(traces, *values):
+    """The trace of the sentence the tab shows (``values[-1]``: the sentence slider)."""
+    return current(traces, values[-1] if values else 1)
 
 
 @common.guarded(OUTPUTS, box="status")
@@ -279,7 +291,7 @@ def build() -> None:
         describe = gr.Code(label="trace.describe()", language=None)
 
     outputs = OUTPUTS.components(locals())
-    run.click(speak, [text, model_id, threshold, minlenratio, maxlenratio, seed, vocoder,
+    ran = run.click(speak, [text, model_id, threshold, minlenratio, maxlenratio, seed, vocoder,
                       speaker_file, drop_unknown, split], outputs, api_name="tts_speak")
     step.release(show_step, [traces, sentence, step], live_plot, api_name="tts_step")
     play_btn.click(play, [traces, sentence], [live_plot, step], api_name="tts_play")
@@ -288,6 +300,10 @@ def build() -> None:
     enc_layer.release(show_encoder, [traces, sentence, enc_layer], enc_plot, api_name="tts_encoder")
     sentence.release(show_sentence, [traces, sentence], outputs, api_name="tts_sentence")
     trace_io.panel(FAMILY, traces, outputs, loaded_views, names=OUTPUTS)
+    what_if_panel.build(FAMILY, state=traces, model=model_id, load=_load, args=what_if_args,
+                        current=what_if_current, run_event=ran,
+                        inputs=[text, threshold, minlenratio, maxlenratio, seed, vocoder, speaker_file,
+                                drop_unknown, sentence])
     tts_eval_panel.build(traces, sentence)  # the evaluation accordion, last on the tab
 
 

@@ -20,8 +20,10 @@ import gradio as gr
 
 from apps import common, factory, trace_io
 from apps import whisper_long_panel as long_panel
+from apps import what_if_panel
 from lab import models
 from lab.audio import load_audio
+from lab.errors import LabError
 from lab.viz import whisper as wv
 from lab.viz import whisper_language as lgv
 from lab.viz import whisper_segments as sv
@@ -222,6 +224,20 @@ def loaded_views(traces) -> list:
                   inputs=True)
 
 
+def _load(model_id):
+    return factory.get(model_id or models.DEFAULTS[FAMILY], FAMILY)
+
+
+def what_if_args(loaded, trace, audio, reference, top_k, language, task, timestamps):
+    """(clip, trace kwargs) of a what-if on the tab's inputs: as /transcribe traces (greedy)."""
+    common.require_audio(audio)
+    if load_audio(audio).seconds > WINDOW_SECONDS:
+        raise LabError(f"what-if runs on one {WINDOW_SECONDS:.0f} s window: cut the clip")
+    language, task, _ = wl.choose(loaded.model, language, task)
+    return audio, dict(top_k=int(top_k), reference=(reference or "").strip() or None,
+                       language=language, task=task, **({"timestamps": True} if timestamps else {}))
+
+
 @common.guarded(STEP_VIEWS)
 def show_step(trace, step, heads):
     """The linked views of one decoder step."""
@@ -307,3 +323,5 @@ def build() -> None:
     gr.on([layer.release, head.release, crop.change], show_encoder,
           [trace, layer, head, crop], enc_plot, api_name="encoder_attention")
     trace_io.panel(FAMILY, trace, OUTPUTS.components(ui), loaded_views, names=OUTPUTS)
+    what_if_panel.build(FAMILY, state=trace, model=model_id, load=_load, args=what_if_args,
+                        inputs=[audio, reference, top_k, language, task, timestamps], run_event=ran)

@@ -1,7 +1,8 @@
 """What-if runs: change one thing inside a running model and see what follows.
 
 - :mod:`.spec`: the interventions as data (``Ablate``, ``ForceToken``; JSON in and out; other
-  kinds register themselves: :mod:`.edit` ``EditAudio``, :mod:`.patch` ``Patch``, TTS knobs);
+  kinds register themselves: :mod:`.edit` ``EditAudio``, :mod:`.patch` ``Patch``,
+  :mod:`.tts_knobs` ``StopScale``, ``SpeakerEdit``, ``ClampCrossAttn``);
 - :mod:`.edit`: audio edits (silence / noise at an SNR / swap a span of another clip, word-aligned),
   applied by the tracers to their input;
 - :mod:`.patch`: clip B's activations (``encoder.output``, ``encoder.layers.N``) hooked into A's run;
@@ -22,7 +23,9 @@ from __future__ import annotations
 from .hooks import Plan, plan_for
 from .edit import EditAudio, apply_edits, parse_edit, word_edit, word_spans
 from .patch import Patch
+from .tts_knobs import ClampCrossAttn, SpeakerEdit, StopScale
 from .spec import Ablate, ForceToken, load, parse, parse_ablate, parse_force, to_json
 
 __all__ = ["Ablate", "ForceToken", "Plan", "plan_for", "parse", "load", "to_json", "parse_ablate",
-           "parse_force", "EditAudio", "Patch", "apply_edits", "parse_edit", "word_edit", "word_spans"]
+           "parse_force", "EditAudio", "Patch", "apply_edits", "parse_edit", "word_edit", "word_spans",
+           "StopScale", "SpeakerEdit", "ClampCrossAttn"]

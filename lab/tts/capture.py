@@ -24,6 +24,7 @@ from lab import capture as _core
 from lab.errors import LabError
 from lab.trace import CapturePolicy, Trace
 
+from ..interventions import tts_knobs  # registers the TTS knobs (stop_scale, speaker_edit, clamp_cross_attn)
 from . import loop
 from .constants import SAMPLE_RATE, STOP_THRESHOLD
 from .alignment import head_diagonality
@@ -151,7 +152,10 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = S
     """Yield the same growing Trace after the encoder, after every ``every`` decoder steps
     (``every=0``: none), and once complete (post-net, waveform; ``meta["complete"] = True``).
     ``interventions``: a what-if run (``lab.interventions`` ablations, hooked around the encoder
-    pass and each decoder step); adds ``meta["intervention"]``.
+    pass and each decoder step, and the TTS knobs of :mod:`lab.interventions.tts_knobs`:
+    ``stop_scale`` / ``clamp_cross_attn`` act inside :func:`lab.tts.loop.decode`, ``speaker_edit``
+    on the x-vector before it, so ``tts.speaker_embedding`` is the edited vector); adds
+    ``meta["intervention"]`` (with ``tts_knobs``: what each knob did).
     Arguments as :func:`trace_tts`. Each intermediate yield re-stacks the steps so far: keep
     ``every`` around n_steps / 50 for long texts."""
     loaded = _loaded(loaded)
@@ -167,6 +171,9 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = S
     dev = next(model.parameters()).device
     ids = torch.tensor([check.token_ids], device=dev)
     spk, spk_desc = load_speaker(speaker, cfg.speaker_embedding_dim)
+    tokens = list(check.tokens) if not check.phones else readable(check.tokens)
+    knobs = tts_knobs.resolve(plan, model, ids.shape[1], tokens, spk)
+    spk = knobs.speaker(spk)
     params = MelParams.from_processor(proc)
     if params.n_mels != cfg.num_mel_bins:
         params = dataclasses.replace(params, n_mels=cfg.num_mel_bins)
@@ -175,7 +182,7 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = S
                policy=policy or CapturePolicy())
     tr.time_bases = {"sample": float(params.sample_rate), "mel_frame": params.frames_per_second,
                      "step": params.frames_per_second / r}
-    tr.tokens = list(check.tokens) if not check.phones else readable(check.tokens)
+    tr.tokens = tokens
     front = frontend_of(proc)
     tr.meta = {
         "text": text, "spoken_text": check.cleaned, "text_problems": check.problems,
@@ -201,7 +208,9 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = S
     every = max(0, int(every or 0))
     steps: list[loop.Step] = []
     t0 = time.perf_counter()
-    for st in plan.stepwise(loop.decode(model, enc, spk.to(dev), settings)):
+    decoding = loop.decode(model, enc, spk.to(dev), settings, stop_transform=knobs.stop_transform(),
+                           encoder_mask=knobs.encoder_mask(enc.attention_mask))
+    for st in plan.stepwise(decoding):
         steps.append(st)
         if every and st.decision == "continue" and len(steps) % every == 0:
             _add_steps(tr, steps, r)
@@ -234,6 +243,8 @@ def iter_trace_tts(text: str, loaded=None, *, speaker=None, threshold: float = S
     if plan:
         plan.check()
         tr.meta["intervention"] = plan.record()
+        if knobs:
+            tr.meta["intervention"]["tts_knobs"] = knobs.record()
     tr.meta["complete"] = True
     yield tr
 

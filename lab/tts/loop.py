@@ -172,10 +172,15 @@ def encode(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None =
 
 @torch.no_grad()
 def decode(model, enc: EncoderOut, speaker: torch.Tensor, settings: LoopSettings,
-           *, cross_attention: bool = True) -> Iterator[Step]:
+           *, cross_attention: bool = True, stop_transform=None,
+           encoder_mask: torch.Tensor | None = None) -> Iterator[Step]:
     """Yield the decoder steps until a stop rule fires (the last yielded step carries it).
 
-    ``speaker``: (1, speaker_dim) on the model's device.
+    ``speaker``: (1, speaker_dim) on the model's device. What-if knobs
+    (:mod:`lab.interventions.tts_knobs`): ``stop_transform`` maps the step's stop logits
+    ``(1, r)`` (``prob_out``'s output) to new logits before the sigmoid; ``encoder_mask``
+    ``(1, text_token)`` replaces ``enc.attention_mask`` as the decoder's cross-attention mask
+    (the encoder already ran with its own). Both None: transformers' loop exactly.
     """
     cfg = model.config
     r, n_mels = cfg.reduction_factor, cfg.num_mel_bins
@@ -187,6 +192,7 @@ def decode(model, enc: EncoderOut, speaker: torch.Tensor, settings: LoopSettings
     minlen, maxlen = lengths(hidden.size(1), cfg, settings)
     rng = _PrivateRNG(settings.seed, hidden.device)
 
+    cross_mask = enc.attention_mask if encoder_mask is None else encoder_mask
     output_sequence = hidden.new_zeros(1, 1, n_mels)  # the all-zero start frame
     past = None
     idx = 0
@@ -196,13 +202,16 @@ def decode(model, enc: EncoderOut, speaker: torch.Tensor, settings: LoopSettings
             with rng.active():  # prenet dropout draws here (and only here)
                 dec_in = prenet(output_sequence, speaker)
             out = decoder(hidden_states=dec_in[:, -1:], attention_mask=None,
-                          encoder_hidden_states=hidden, encoder_attention_mask=enc.attention_mask,
+                          encoder_hidden_states=hidden, encoder_attention_mask=cross_mask,
                           past_key_values=past, use_cache=True, output_attentions=cross_attention,
                           return_dict=True)
             last = out.last_hidden_state.squeeze(1)  # (1, hidden)
             past = out.past_key_values
             spectrum = feat_out(last).view(1, r, n_mels)
-            prob = torch.sigmoid(prob_out(last))  # (1, r)
+            logits = prob_out(last)  # (1, r) stop logits, one per new frame
+            if stop_transform is not None:
+                logits = stop_transform(logits)
+            prob = torch.sigmoid(logits)  # (1, r)
         fed = output_sequence[0, -1]
         output_sequence = torch.cat((output_sequence, spectrum[:, -1, :].view(1, 1, n_mels)), dim=1)
 

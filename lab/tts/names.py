@@ -112,7 +112,8 @@ META: dict[str, str] = {
     "sample_rate": "waveform sample rate",
     "seconds": "waveform length",
     "intervention": "what-if runs: {interventions (the spec), ablations [{target, mode, heads, n_heads, "
-                    "module, hooked, hook, calls}]} (lab.interventions)",
+                    "module, hooked, hook, calls}], tts_knobs {stop, speaker, clamp}: what each TTS knob "
+                    "did (lab.interventions.tts_knobs)} (lab.interventions)",
 }
 
 

@@ -5,6 +5,10 @@
 (``assets/tts/default_speaker.npy``: a fixed pseudo-random vector, NOT a recorded speaker's
 x-vector -- the CMU Arctic x-vectors cannot be fetched without the hub; see
 ``assets/tts/make_assets.py``). SpeechT5 L2-normalises the vector, so only its direction matters.
+
+``known_speakers(dim)``: the named x-vectors the lab has offline (``default``, plus any
+``assets/tts/speakers/NAME.npy``), for the ``speaker_edit`` knob's ``toward:NAME`` directions
+(:mod:`lab.interventions.tts_knobs`).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import torch
 from lab.errors import LabError
 
 DEFAULT_SPEAKER = Path(__file__).resolve().parents[2] / "assets" / "tts" / "default_speaker.npy"
+SPEAKERS_DIR = DEFAULT_SPEAKER.parent / "speakers"
 DEFAULT_DESCRIPTION = ("lab default (assets/tts/default_speaker.npy: fixed pseudo-random "
                        "512-d vector, not a real speaker's x-vector)")
 
@@ -47,3 +52,17 @@ def load_speaker(source=None, dim: int = 512) -> tuple[torch.Tensor, str]:
     if float(np.linalg.norm(vec)) < 1e-8:
         raise LabError("speaker embedding is all zeros (it has no direction to normalise)")
     return torch.from_numpy(vec.copy()).unsqueeze(0), desc
+
+
+def known_speakers(dim: int = 512) -> dict[str, torch.Tensor]:
+    """Named offline x-vectors of ``dim`` values, each ``(dim,)`` float32: ``default`` (the lab's
+    default vector) and every ``assets/tts/speakers/NAME.npy`` of that size (files of another
+    size are skipped: they belong to another model)."""
+    out = {}
+    paths = [("default", DEFAULT_SPEAKER)] + sorted((p.stem, p) for p in SPEAKERS_DIR.glob("*.npy"))
+    for name, path in paths:
+        try:
+            out[name] = load_speaker(path, dim)[0][0]
+        except LabError:
+            continue
+    return out

@@ -102,3 +102,66 @@ def beam_tree_figure(source, *, max_nodes: int = 3000, height: int | None = None
     fig.update_xaxes(title="decoder step", dtick=1)
     fig.update_yaxes(visible=False, autorange="reversed")
     return fig
+
+
+def branch_figure(original, changed, *, max_steps: int = 60, alternatives: int = 4) -> go.Figure:
+    """The forced branch: the original greedy path and the changed run's path as one tree,
+    x = decoder step. The shared prefix is one path; at the first divergent step the changed
+    run forks off (forced steps orange, the branch's later tokens orange-outlined), and the
+    original's other top-k candidates at that step are drawn as grey stubs. Reads
+    ``trace.steps`` (``token``, ``prob``, ``top_k``, ``forced``) of the two traces; at most
+    ``max_steps`` steps of each path."""
+    sa, sb = original.steps[:max_steps], changed.steps[:max_steps]
+    if not sa and not sb:
+        raise LabError("no decoder steps in these traces")
+    first = next((k for k, (x, y) in enumerate(zip(sa, sb)) if x["token_id"] != y["token_id"]),
+                 min(len(sa), len(sb)))
+    fig = go.Figure()
+
+    def path(steps, y, color, name, start=0):
+        xs = list(range(start, len(steps)))
+        if not xs:
+            return
+        sel = steps[start:]
+        fig.add_trace(go.Scatter(
+            x=xs, y=[y] * len(xs), mode="markers+text+lines", line=dict(color=color, width=3),
+            marker=dict(size=[14 if s.get("forced") else 9 for s in sel], line=dict(color="white", width=1),
+                        color=["#ff7f0e" if s.get("forced") else color for s in sel],
+                        symbol=["star" if s.get("forced") else "circle" for s in sel]),
+            text=[html.escape(token_label(s["token"])) for s in sel], textposition="top center",
+            customdata=[[s["token_id"], float(s.get("prob") or 0.0), "forced" if s.get("forced") else "model"]
+                        for s in sel],
+            hovertemplate="%{text} (id %{customdata[0]})<br>step %{x}, p %{customdata[1]:.3f}"
+                          "<br>%{customdata[2]}<extra>" + name + "</extra>", name=name))
+
+    path(sa[:first], 0, "#555555", "shared prefix")
+    if first > 0 and first < len(sa):
+        fig.add_trace(go.Scatter(x=[first - 1, first], y=[0, 0], mode="lines", hoverinfo="skip",
+                                 line=dict(color="#1f77b4", width=3), showlegend=False))
+    if first > 0 and first < len(sb):
+        fig.add_trace(go.Scatter(x=[first - 1, first], y=[0, 1], mode="lines", hoverinfo="skip",
+                                 line=dict(color="#ff7f0e", width=3), showlegend=False))
+    path(sa, 0, "#1f77b4", "original", start=first)
+    path(sb, 1, "#ff7f0e", "changed (forced branch)", start=first)
+    if first < len(sa):  # the original's other candidates at the fork
+        taken = {sa[first]["token_id"]} | ({sb[first]["token_id"]} if first < len(sb) else set())
+        alts = [c for c in sa[first].get("top_k", []) if c["token_id"] not in taken][:alternatives]
+        ys = [-(k + 1) * 0.5 for k in range(len(alts))]
+        for y in ys:
+            fig.add_trace(go.Scatter(x=[max(first - 1, 0), first], y=[0, y], mode="lines", hoverinfo="skip",
+                                     line=dict(color="#c8c8c8", width=1), showlegend=False))
+        if alts:
+            fig.add_trace(go.Scatter(
+                x=[first] * len(alts), y=ys, mode="markers+text", name="other top-k at the fork",
+                marker=dict(color=STATUS_COLORS["pruned"], size=7),
+                text=[html.escape(token_label(c["token"])) for c in alts], textposition="middle right",
+                textfont=dict(size=9, color="#888"),
+                customdata=[[c["token_id"], float(c.get("prob") or 0.0)] for c in alts],
+                hovertemplate="%{text} (id %{customdata[0]}) p %{customdata[1]:.3f}<extra>candidate</extra>"))
+    forced = [s["index"] for s in changed.steps if s.get("forced")]
+    what = f"forced at step {', '.join(map(str, forced))}" if forced else "no forced token"
+    fig.update_layout(title=f"Branch: the changed run forks at step {first} ({what})", height=330,
+                      margin=dict(l=30, r=20, t=50, b=40), legend=dict(orientation="h", y=-0.2))
+    fig.update_xaxes(title="decoder step", dtick=1 if max(len(sa), len(sb)) <= 30 else None)
+    fig.update_yaxes(visible=False, range=[-0.5 * (alternatives + 1) - 0.2, 1.6])
+    return fig
