@@ -18,8 +18,9 @@ from apps import common
 from lab.errors import LabError
 
 ABLATE, FORCE, EDIT = "ablate heads / a part", "force a token", "edit the audio"
+PATCH = "patch from another clip"
 STOP, SPEAKER, CLAMP = "scale the stop logit", "edit the speaker", "clamp cross-attention"
-KINDS = {"whisper": (ABLATE, FORCE, EDIT), "ctc": (ABLATE, EDIT), "classify": (ABLATE, EDIT),
+KINDS = {"whisper": (ABLATE, FORCE, EDIT, PATCH), "ctc": (ABLATE, EDIT, PATCH), "classify": (ABLATE, EDIT, PATCH),
          "tts": (ABLATE, STOP, SPEAKER, CLAMP)}
 NO_TRACE = "run the tab first: the what-if changes the tab's current run (press Run above)"
 CLIP_DIRS = ("", "lang")  # swap sources: the committed clips of assets/clips and assets/clips/lang
@@ -136,6 +137,28 @@ def edit_spec(trace, op, start, end, snr_db, source, source_start):
     return EditAudio(op=op, start=s, end=e, **kw)
 
 
+def patch_spec(target, source, start, end):
+    """Clip B (a committed clip, by name) patched into the tab's clip at ``target`` over
+    [start, end) seconds (empty: from 0 / to the end)."""
+    from lab.interventions.patch import Patch
+
+    clips = swap_sources()
+    if source not in clips:
+        raise LabError(f"patch: pick clip B from the committed clips ({', '.join(clips)}), got {source!r}")
+    if not target:
+        raise LabError("patch: pick a target (press \u21bb if the list is empty)")
+    s = None if start in (None, "") else _float("patch: start", start)
+    e = None if end in (None, "") else _float("patch: end", end)
+    return Patch(target=str(target), source=str(clips[source]), start=s, end=e)
+
+
+def patch_targets(loaded, family: str) -> list[str]:
+    """``encoder.output``, ``encoder.layers.0`` ... of the tab's model."""
+    from lab.interventions.patch import sites
+
+    return list(sites(loaded.model, family))
+
+
 def tts_spec(kind, trace, c: dict):
     from lab.interventions import tts_knobs as tk
 
@@ -165,6 +188,8 @@ def spec(family: str, kind: str, trace, loaded, c: dict) -> list:
         return [force_spec(loaded, trace, c["step"], c["token"], c["token_text"])]
     if kind == EDIT:
         return [edit_spec(trace, c["op"], c["start"], c["end"], c["snr_db"], c["source"], c["source_start"])]
+    if kind == PATCH:
+        return [patch_spec(c["patch_target"], c["patch_source"], c["patch_start"], c["patch_end"])]
     return [tts_spec(kind, trace, c)]
 
 

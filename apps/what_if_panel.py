@@ -23,12 +23,14 @@ from apps import what_if_controls as wc
 # the run handler's control inputs, in order (after the tab's state, model and inputs)
 CONTROLS = ("kind", "target", "heads", "mode", "step", "token", "token_text", "op", "word", "start",
             "end", "snr_db", "source", "source_start", "scale", "offset", "direction", "amount",
-            "clamp_start", "clamp_end", "clamp_word")
+            "clamp_start", "clamp_end", "clamp_word", "patch_target", "patch_source", "patch_start",
+            "patch_end")
 OUTPUTS = common.Outputs("wi_status", "wi_original", "wi_changed", "wi_diff", "wi_text", "wi_audio_a",
                          "wi_audio_b", "wi_branch", "wi_json")
-REFRESH = common.Outputs("wi_status", "target", "step", "token", "word", "direction", "wi_tokens")
+REFRESH = common.Outputs("wi_status", "target", "step", "token", "word", "direction", "wi_tokens",
+                         "patch_target")
 GROUPS = {wc.ABLATE: "g_ablate", wc.FORCE: "g_force", wc.EDIT: "g_edit", wc.STOP: "g_stop",
-          wc.SPEAKER: "g_speaker", wc.CLAMP: "g_clamp"}
+          wc.SPEAKER: "g_speaker", wc.CLAMP: "g_clamp", wc.PATCH: "g_patch"}
 ABOUT = ("**What if?** Change one thing inside the model and compare with the tab's run: original "
          "| changed | diff on the same axes. Press **\u21bb** after a run to fill the pickers.")
 
@@ -80,6 +82,13 @@ def build(family: str, *, state, model, inputs: Sequence = (), load: Callable,
             clamp_start = gr.Number(0, precision=0, label="Token span start")
             clamp_end = gr.Number(1, precision=0, label="End (exclusive)")
             clamp_word = gr.Textbox("", label="…or a word of the text")
+        with gr.Row(visible=False) as g_patch:
+            patch_target = gr.Dropdown([], label="Patch target (clip B's tensor replaces the tab clip's)",
+                                       allow_custom_value=True, elem_id=f"{family}-whatif-patch-target")
+            patch_source = gr.Dropdown(list(wc.swap_sources()), label="Clip B (a committed clip)",
+                                       allow_custom_value=True, elem_id=f"{family}-whatif-patch-source")
+            patch_start = gr.Number(None, label="From (s; empty: 0)")
+            patch_end = gr.Number(None, label="To (s; empty: the end)")
         wi_tokens = gr.Markdown(visible=family == "tts")
         run = gr.Button("Run the what-if", variant="primary", elem_id=f"{family}-whatif-run")
         wi_status = common.status_box("", elem_id=f"{family}-whatif-status")
@@ -143,6 +152,8 @@ def build(family: str, *, state, model, inputs: Sequence = (), load: Callable,
         trace = _trace(value, values)
         loaded = load(model_id)
         out = dict(wi_status="", target=gr.update(choices=wc.target_choices(loaded, family)))
+        if family != "tts":
+            out["patch_target"] = gr.update(choices=wc.patch_targets(loaded, family), value="encoder.output")
         if family == "whisper":
             out.update(step=gr.update(label=f"Decoder step (0..{len(trace.steps) - 1})", value=0),
                        token=gr.update(choices=wc.token_choices(trace, 0), value=None))

@@ -22,7 +22,8 @@ SKIPPED = {"__type__": "update"}  # gr.skip() as gradio_client returns it
 OUT = ["status", "original", "changed", "diff", "text", "audio_a", "audio_b", "branch", "json"]
 CONTROLS = dict(kind=None, target=None, heads="", mode="zero", step=0, token=None, token_text="",
                 op="silence", word=None, start=0.0, end=0.5, snr_db=10.0, source=None, source_start=None,
-                scale=1.0, offset=0.0, direction=None, amount=1.0, clamp_start=0, clamp_end=1, clamp_word="")
+                scale=1.0, offset=0.0, direction=None, amount=1.0, clamp_start=0, clamp_end=1, clamp_word="",
+                patch_target=None, patch_source=None, patch_start=None, patch_end=None)
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +186,29 @@ def test_ctc_edit_changes_frames_and_plays_both(client):
     res = _what_if(client, "ctc", tab, kind="edit the audio", op="swap", start=0.5, end=1.0,
                    source="open_the_door.wav")
     assert res["json"]["same_input"] is False and res["json"]["frames"]["n_changed"] > 0
+
+
+def test_ctc_patch_from_a_committed_clip(client):
+    """Clip B's encoder.output over 0.5-1.0 s replaces the tab clip's: only frames in that span
+    change (the CTC head is per frame); clip B is a committed clip by name, never a path."""
+    a = _audio()
+    client.predict(a, "whisper-tiny.en-ctc", "", "", 1, 3, api_name="/transcribe_1")
+    tab = ["whisper-tiny.en-ctc", a, "", "", 1, 3]
+    targets = client.predict(*tab, api_name="/ctc_what_if_refresh")[7]["choices"]
+    assert [t[0] for t in targets][:2] == ["encoder.output", "encoder.layers.0"]
+    res = _what_if(client, "ctc", tab, kind="patch from another clip", patch_target="encoder.output",
+                   patch_source="open_the_door.wav", patch_start=0.5, patch_end=1.0)
+    _three_figures(res)
+    fr = res["json"]["frames"]
+    assert fr["n_changed"] > 0 or fr["max_logit_change"] > 0
+    fps = 1 / 0.02
+    assert all(0.5 - 1 / fps <= s and e <= 1.0 + 1 / fps for s, e in fr["changed_seconds"]), fr["changed_seconds"]
+    bad = _what_if(client, "ctc", tab, kind="patch from another clip", patch_target="encoder.output",
+                   patch_source="/etc/passwd")
+    assert "committed clips" in bad["status"]
+    bad = _what_if(client, "ctc", tab, kind="patch from another clip", patch_target="encoder.output",
+                   patch_source="open_the_door.wav")  # whole clips of different lengths
+    assert "frames" in bad["status"], bad["status"]
 
 
 def test_ctc_lens_view(client):
