@@ -88,12 +88,15 @@ WORDS = ["red", "green", "blue", "seven", "open", "river", "window", "paper", "m
 
 
 # -- inputs ---------------------------------------------------------------------------------------
-def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
+def write_wav(path: Path, samples: np.ndarray, rate: int = 16000, channels: int = 1) -> Path:
+    """16-bit PCM WAV at ``rate`` Hz; ``samples``: (frames,) or (frames, channels) floats in
+    [-1, 1] (clipped). Returns ``path``."""
+    x = np.asarray(samples, dtype=np.float64).reshape(len(samples), channels)
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
+        w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
     return path
 
 

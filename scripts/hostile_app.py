@@ -27,7 +27,6 @@ import re
 import sys
 import tempfile
 import time
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# what each endpoint returns (OUT), where each tab's run handler is (api_names), the WAV writer:
+# the concurrency harness's, one copy
+from scripts.app_concurrency import OUT, api_names, write_wav  # noqa: E402
+
 FOX = ROOT / "assets" / "clips" / "quick_brown_fox.wav"
 GOOD_TEXT = "Hello world."
 MAX_FILE_SIZE = "50mb"  # what apps.main.launch() sets
@@ -46,17 +49,6 @@ AUDIO_TABS = ["whisper", "ctc", "classify-ast", "classify-wav2vec2"]
 
 
 # -- hostile inputs --------------------------------------------------------------------------------
-def _pcm(path: Path, samples: np.ndarray, rate: int, channels: int = 1) -> Path:
-    """int16 WAV; ``samples``: (frames,) or (frames, channels)."""
-    x = np.asarray(samples, dtype=np.float64).reshape(len(samples), channels)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
-
-
 def _tone(seconds: float, rate: int = 16000, f: float = 440.0) -> np.ndarray:
     t = np.arange(max(int(round(seconds * rate)), 1)) / rate
     return 0.3 * np.sin(2 * np.pi * f * t) + 0.05 * np.sin(2 * np.pi * 3 * f * t)
@@ -80,25 +72,26 @@ def hostile_audio(d: Path, *, long_minutes: float = 11.0) -> dict[str, Path]:
     out["random bytes (.wav)"] = d / "random.wav"
     (d / "text.mp3").write_text("this is not audio\n" * 50)
     out["text renamed .mp3"] = d / "text.mp3"
-    out["silent 2 s"] = _pcm(d / "silent.wav", np.zeros(32000), 16000)
+    out["silent 2 s"] = write_wav(d / "silent.wav", np.zeros(32000), 16000)
     nan = _tone(1.0).astype(np.float32)
     nan[100], nan[200] = np.nan, np.inf
     sf.write(d / "nan_inf.wav", nan, 16000, subtype="FLOAT")
     out["NaN/inf float WAV"] = d / "nan_inf.wav"
     long = np.tile(speech, int(np.ceil(long_minutes * 60 * 16000 / len(speech))))
-    out[f"over-long ({long_minutes:g} min)"] = _pcm(d / "long.wav",
-                                                   long[:int(long_minutes * 60 * 16000)], 16000)
+    out[f"over-long ({long_minutes:g} min)"] = write_wav(d / "long.wav",
+                                                        long[:int(long_minutes * 60 * 16000)], 16000)
     import librosa
 
-    out["8 kHz speech"] = _pcm(d / "speech_8k.wav",
-                               librosa.resample(speech, orig_sr=16000, target_sr=8000), 8000)
+    out["8 kHz speech"] = write_wav(d / "speech_8k.wav",
+                                    librosa.resample(speech, orig_sr=16000, target_sr=8000), 8000)
     s48 = librosa.resample(speech, orig_sr=16000, target_sr=48000)
-    out["48 kHz stereo speech"] = _pcm(d / "speech_48k_stereo.wav",
-                                       np.stack([s48, 0.5 * s48], axis=1), 48000, 2)
-    out["10 ms clip"] = _pcm(d / "10ms.wav", _tone(0.01), 16000)
-    out["5-frame 6-channel clip"] = _pcm(d / "5x6.wav", np.tile(_tone(5 / 16000)[:, None], (1, 6)),
-                                         16000, 6)
-    out["1-frame stereo clip"] = _pcm(d / "1x2.wav", np.array([[0.5, 0.25]]), 16000, 2)
+    out["48 kHz stereo speech"] = write_wav(d / "speech_48k_stereo.wav",
+                                            np.stack([s48, 0.5 * s48], axis=1), 48000, 2)
+    out["10 ms clip"] = write_wav(d / "10ms.wav", _tone(0.01), 16000)
+    out["5-frame 6-channel clip"] = write_wav(d / "5x6.wav",
+                                              np.tile(_tone(5 / 16000)[:, None], (1, 6)),
+                                              16000, 6)
+    out["1-frame stereo clip"] = write_wav(d / "1x2.wav", np.array([[0.5, 0.25]]), 16000, 2)
     return out
 
 
@@ -122,34 +115,6 @@ def hostile_model_ids(d: Path) -> dict[str, str]:
 
 
 # -- calling the tabs ------------------------------------------------------------------------------
-OUT = {
-    "whisper": ["status", "text", "transcript", "step", "step_plot", "words_plot", "mel_plot",
-                "enc_plot", "map_plot", "beam_plot", "wer", "describe", "heads", "layer", "head"],
-    "ctc": ["status", "text", "decoders", "wave", "grid", "chain", "logits", "strip", "collapse",
-            "char", "char_audio", "words", "word", "word_audio", "layer", "attention", "describe"],
-    "tts": ["status", "tokens", "live_plot", "growth_plot", "stop_plot", "postnet_plot",
-            "align_plot", "diag_plot", "enc_plot", "hifigan_audio", "gl_audio", "step",
-            "steps_table", "sentence", "align_layer", "align_head", "enc_layer", "describe"],
-    "classify": ["status", "topk_plot", "grid_plot", "overlay_plot", "patch_f", "patch_t",
-                 "layer", "head", "pixels_plot", "patch_attn_plot", "label", "contrib_plot",
-                 "pool_plot", "timeline_plot", "heads_md", "describe"],
-}
-HANDLERS = {"whisper": ("apps.whisper_tab", "transcribe"), "ctc": ("apps.ctc_tab", "transcribe"),
-            "tts": ("apps.tts_tab", "speak"), "classify": ("apps.classify_tab", "classify")}
-
-
-def api_names(demo) -> dict:
-    """tab -> "/api_name" of its run handler (Whisper's and CTC's are both "transcribe" in
-    their modules; the composed app renames the second "transcribe_1")."""
-    found = {}
-    for fn in demo.fns.values():
-        f = getattr(fn, "fn", None)
-        for tab, (module, name) in HANDLERS.items():
-            if f is not None and (f.__module__, f.__name__) == (module, name) and fn.api_name:
-                found.setdefault(tab, "/" + fn.api_name)
-    return found
-
-
 def _args(tab: str, audio, model_id: str, text: str = GOOD_TEXT):
     from gradio_client import handle_file
 

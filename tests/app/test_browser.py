@@ -10,23 +10,19 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.real, pytest.mark.app]
+from apphelp import chromium_page, lab_app, serving
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.real, pytest.mark.app]
 
 
 @pytest.fixture(scope="module")
 def app_url():
     from apps import factory
-    from apps.main import build_app
 
     factory.set_loader(None)
-    demo = build_app()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
+    with serving(lab_app()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +36,8 @@ def screens(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 900})
+    with chromium_page(1280, 900) as pg:
         yield pg
-        browser.close()
 
 
 def _plot_ok(page, elem_id: str) -> int:

@@ -17,8 +17,7 @@ from lab.whisper import tiny as whisper_tiny
 from lab.errors import LabError
 from lab.trace import CapturePolicy, Trace
 
-ROOT = Path(__file__).resolve().parents[2]
-FOX = ROOT / "assets" / "clips" / "quick_brown_fox.wav"
+from apphelp import FOX, connected, serving, substituted, tabs_app
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -55,28 +54,16 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def client(tiny):
-    import gradio as gr
-    from gradio_client import Client
-
-    from apps import classify_tab, ctc_tab, factory, tts_tab, whisper_tab
+    from apps import classify_tab, ctc_tab, tts_tab, whisper_tab
 
     def loader(model_id, family, attention=True, **kw):
         if family == "classify":
             return tiny["ast" if model_id == "tiny-ast" else "seq"]
         return tiny[family]
 
-    factory.set_loader(loader)
-    with gr.Blocks() as demo:
-        for mod in (whisper_tab, ctc_tab, tts_tab, classify_tab):
-            with gr.Tab(mod.TITLE):
-                mod.build()
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    c = Client(url, verbose=False)
-    yield c
-    c.close()
-    demo.close()
-    factory.set_loader(None)
+    with substituted(loader), serving(tabs_app(whisper_tab, ctc_tab, tts_tab, classify_tab)) as url, \
+            connected(url) as c:
+        yield c
 
 
 def _names(module) -> list[str]:

@@ -4,20 +4,16 @@ and an English-only one (no language step: a note, never an error); and the real
 on the committed German clip (``@pytest.mark.real``)."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
+
+from apphelp import CLIPS, FOX, OUTPUTS, plot, streamed
+from apphelp import app_url, client  # noqa: F401 -- fixtures
 
 pytestmark = pytest.mark.app
 
-ROOT = Path(__file__).resolve().parents[2]
-FOX = ROOT / "assets" / "clips" / "quick_brown_fox.wav"
-GERMAN = ROOT / "assets" / "clips" / "lang" / "de_de.wav"
+GERMAN = CLIPS / "lang" / "de_de.wav"
 # /transcribe's outputs as the API sends them (the trace State is not in the API)
-OUT = ["status", "text", "transcript", "step", "step_plot", "words_plot", "mel_plot", "enc_plot",
-       "map_plot", "beam_plot", "wer", "describe", "heads", "layer", "head", "seg_plot",
-       "prompt_html", "lang_plot"]
+OUT = OUTPUTS["whisper"] + ["seg_plot", "prompt_html", "lang_plot"]
 
 
 def _multilingual(loaded):
@@ -36,25 +32,6 @@ def tinies():
             "multi": _multilingual(tiny.loaded(max_positions=16, seed=1))}
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    from apps.main import build_app
-
-    demo = build_app()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
-
-
-@pytest.fixture
-def client(app_url):
-    from gradio_client import Client
-
-    c = Client(app_url, verbose=False)
-    yield c
-    c.close()
-
-
 @pytest.fixture
 def use(tinies):
     from apps import factory
@@ -69,17 +46,15 @@ def use(tinies):
 def _run(client, path, model="whisper-base", language="detect", task="transcribe"):
     from gradio_client import handle_file
 
-    job = client.submit(handle_file(str(path)), model, "", 1, 5, "alignment", False, language, task,
-                        api_name="/transcribe")
-    job.result(timeout=300)
-    return [dict(zip(OUT, o)) for o in job.outputs()]
+    return streamed(client, OUT, handle_file(str(path)), model, "", 1, 5, "alignment", False, language,
+                    task, api_name="/transcribe", timeout=300)
 
 
 def _plot(value) -> dict:
+    """A plot sent as is or inside an update (``gr.update(value=..., visible=True)``)."""
     if isinstance(value, dict) and "value" in value:
         value = value["value"]
-    assert isinstance(value, dict) and value.get("type") == "plotly", value
-    return json.loads(value["plot"])
+    return plot(value)
 
 
 def test_detect_and_translate_show_prompt_and_language_step(use, client):

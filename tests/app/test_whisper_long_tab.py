@@ -5,58 +5,27 @@ time limit stops a long run with the usual message."""
 from __future__ import annotations
 
 import dataclasses
-import json
-import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from apphelp import OUTPUTS, substituted
+from apphelp import app_url, client  # noqa: F401 -- fixtures
+from apphelp import plot as _plot, write_wav as _wav
+
 pytestmark = pytest.mark.app
 
 LONG_OUT = ["long_status", "long_plot", "long_window", "long_table", "long_text"]
-TAB_OUT = ["status", "text", "transcript", "step", "step_plot", "words_plot", "mel_plot",
-           "enc_plot", "map_plot", "beam_plot", "wer", "describe", "heads", "layer", "head",
-           "seg_plot"]  # States are not in the API
-
-
-def _wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    from apps.main import build_app
-
-    demo = build_app()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
+TAB_OUT = OUTPUTS["whisper"] + ["seg_plot"]  # States are not in the API
 
 
 @pytest.fixture(scope="module")
 def tiny(app_url):
-    from apps import factory
     from lab.whisper import tiny
 
     loaded = tiny.loaded(max_positions=24)
-    factory.set_loader(lambda model_id, family, attention=True: loaded)
-    yield loaded
-    factory.set_loader(None)
-
-
-@pytest.fixture
-def client(app_url):
-    from gradio_client import Client
-
-    c = Client(app_url, verbose=False)
-    yield c
-    c.close()
+    with substituted(lambda model_id, family, attention=True: loaded):
+        yield loaded
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +33,6 @@ def long_wav(tmp_path_factory):
     rng = np.random.default_rng(0)
     return _wav(tmp_path_factory.mktemp("long") / "long.wav",
                 0.1 * rng.standard_normal(16000 * 45))
-
-
-def _plot(value) -> dict:
-    assert isinstance(value, dict) and value.get("type") == "plotly", value
-    return json.loads(value["plot"])
 
 
 def _long(client, path):

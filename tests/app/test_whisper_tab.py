@@ -3,20 +3,18 @@
 back as a message while the app keeps serving."""
 from __future__ import annotations
 
-import json
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from apphelp import CLIPS, FOX, OUTPUTS, recording, streamed, substituted
+from apphelp import app_url, client  # noqa: F401 -- fixtures
+from apphelp import plot as _plot, write_wav as _wav
+
 pytestmark = pytest.mark.app
 
-ROOT = Path(__file__).resolve().parents[2]
-CLIPS = ROOT / "assets" / "clips"
-FOX = CLIPS / "quick_brown_fox.wav"
-OUT = ["status", "text", "transcript", "step", "step_plot", "words_plot", "mel_plot", "enc_plot",
-       "map_plot", "beam_plot", "wer", "describe", "heads", "layer", "head"]  # State is not in the API
+OUT = OUTPUTS["whisper"]  # State is not in the API
 
 
 def _tiny_whisper(out: Path) -> Path:
@@ -52,61 +50,18 @@ def tiny_loaded(tmp_path_factory):
     return resolve(str(_tiny_whisper(tmp_path_factory.mktemp("tiny_whisper_app"))), family="whisper")
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    from apps.main import build_app
-
-    demo = build_app()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
-
-
 @pytest.fixture
 def tiny_app(app_url, tiny_loaded):
-    from apps import factory
-
-    calls = []
-
-    def loader(model_id, family, attention=True):
-        calls.append((model_id, family))
-        return tiny_loaded
-
-    factory.set_loader(loader)
-    yield app_url, calls
-    factory.set_loader(None)
-
-
-@pytest.fixture
-def client(app_url):
-    from gradio_client import Client
-
-    c = Client(app_url, verbose=False)
-    yield c
-    c.close()
+    loader, calls = recording(lambda model_id, family, attention: tiny_loaded)
+    with substituted(loader):
+        yield app_url, calls
 
 
 def _run(client, path, *, reference="", beam=1, top_k=5):
     from gradio_client import handle_file
 
-    job = client.submit(handle_file(str(path)) if path else None, "whisper-tiny.en", reference,
-                        beam, top_k, "alignment", api_name="/transcribe")
-    job.result(timeout=300)
-    return [dict(zip(OUT, o)) for o in job.outputs()]
-
-
-def _plot(value) -> dict:
-    assert isinstance(value, dict) and value.get("type") == "plotly", value
-    return json.loads(value["plot"])
-
-
-def _wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
+    return streamed(client, OUT, handle_file(str(path)) if path else None, "whisper-tiny.en", reference,
+                    beam, top_k, "alignment", api_name="/transcribe", timeout=300)
 
 
 def test_api_names(client):

@@ -4,20 +4,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from apphelp import OUTPUTS, connected, serving, substituted, tabs_app
+
 pytestmark = pytest.mark.app
 
 # what the client sees of /classify: no State, no layout columns
-OUT = ["status", "topk_plot", "grid_plot", "overlay_plot", "patch_f", "patch_t", "layer", "head",
-       "pixels_plot", "patch_attn_plot", "label", "contrib_plot", "pool_plot", "timeline_plot",
-       "heads_md", "describe"]
+OUT = OUTPUTS["classify"]
 
 
 @pytest.fixture(scope="module")
 def app(loaded):
-    import gradio as gr
-    from gradio_client import Client
-
-    from apps import classify_tab, factory
+    from apps import classify_tab
 
     ids = {"tiny-ast": "ast", "tiny-seq": "wav2vec2-seq", "tiny-frame": "wav2vec2-frame"}
 
@@ -29,15 +26,9 @@ def app(loaded):
             raise LabError(f"model {model_id!r} is not available here")
         return loaded[ids[model_id]]
 
-    factory.set_loader(loader)
-    with gr.Blocks() as demo:
-        classify_tab.build()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    client = Client(url, verbose=False)
-    yield client
-    client.close()
-    demo.close()
-    factory.set_loader(None)
+    with substituted(loader), serving(tabs_app(classify_tab, tabs=False, queue=False)) as url, \
+            connected(url) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

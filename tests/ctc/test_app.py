@@ -2,68 +2,37 @@
 ``apps.factory.set_loader``; bad input comes back as a message and the app keeps serving."""
 from __future__ import annotations
 
-import json
-import wave
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from apphelp import FOX, OUTPUTS, recording, serving, substituted, tabs_app
+from apphelp import client  # noqa: F401 -- a fixture
+from apphelp import plot as _plot, write_wav as _wav
+
 pytestmark = pytest.mark.app
 
-ROOT = Path(__file__).resolve().parents[2]
-FOX = ROOT / "assets" / "clips" / "quick_brown_fox.wav"
-OUT = ["status", "text", "decoders", "wave", "grid", "chain", "logits", "strip", "collapse", "char",
-       "char_audio", "words", "word", "word_audio", "layer", "attention", "describe"]  # State not in the API
+OUT = OUTPUTS["ctc"]  # State not in the API
 
 
 @pytest.fixture(scope="module")
 def app_url():
-    import gradio as gr
-
     from apps import compare_tab, ctc_tab
 
-    with gr.Blocks() as demo:
-        with gr.Tab(ctc_tab.TITLE):
-            ctc_tab.build()
-        with gr.Tab(compare_tab.TITLE):
-            compare_tab.build()
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
+    with serving(tabs_app(ctc_tab, compare_tab)) as url:
+        yield url
 
 
 @pytest.fixture
 def tiny_app(app_url):
-    from apps import factory
     from lab.ctc import tiny
     from lab.models import load_cached
 
-    calls = []
     ctc = tiny.loaded("wav2vec2")
-
-    def loader(model_id, family, attention=True):
-        calls.append((model_id, family))
-        return ctc if family == "ctc" else load_cached(model_id, family=family, attention=attention)
-
-    factory.set_loader(loader)
-    yield app_url, calls
-    factory.set_loader(None)
-
-
-@pytest.fixture
-def client(app_url):
-    from gradio_client import Client
-
-    c = Client(app_url, verbose=False)
-    yield c
-    c.close()
-
-
-def _plot(value) -> dict:
-    assert isinstance(value, dict) and value.get("type") == "plotly", value
-    return json.loads(value["plot"])
+    loader, calls = recording(lambda model_id, family, attention:
+                              ctc if family == "ctc" else load_cached(model_id, family=family,
+                                                                      attention=attention))
+    with substituted(loader):
+        yield app_url, calls
 
 
 def _run(client, path, reference="", lm_text="", beam=8):
@@ -96,15 +65,6 @@ def test_transcribe_then_linked_character_and_word(tiny_app, client):
     assert _plot(fig)["data"]
     assert _plot(client.predict(0, "mean", api_name="/attention"))["data"][0]["type"] == "heatmap"
     assert _plot(client.predict(1.0, "0", api_name="/frame_grid"))["data"]
-
-
-def _wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 def test_bad_input_is_a_message_and_the_app_keeps_serving(tiny_app, client, tmp_path):

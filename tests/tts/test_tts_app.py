@@ -3,71 +3,47 @@ streaming, linked views, MOS ratings to a CSV, intelligibility, errors as messag
 from __future__ import annotations
 
 import csv
-import json
 
 import pytest
 
+from apphelp import OUTPUTS, recording, serving, streamed, substituted, tabs_app
+from apphelp import client  # noqa: F401 -- a fixture
+from apphelp import plot as _plot
+
 pytestmark = pytest.mark.app
 
-OUT = ["status", "tokens", "live_plot", "growth_plot", "stop_plot", "postnet_plot", "align_plot",
-       "diag_plot", "enc_plot", "hifigan_audio", "gl_audio", "step", "steps_table", "sentence",
-       "align_layer", "align_head", "enc_layer", "describe"]  # the State is not in the API
+OUT = OUTPUTS["tts"]  # the State is not in the API
 
 
 @pytest.fixture(scope="module")
 def app_url():
-    import gradio as gr
-
     import apps.tts_tab as tab
 
-    with gr.Blocks() as demo:
-        tab.build()
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
+    with serving(tabs_app(tab, tabs=False)) as url:
+        yield url
+
+
+def _tts_only(model_id, family, attention, tts):
+    if family != "tts":
+        from lab.errors import LabError
+
+        raise LabError(f"no {family} model in this test")
+    return tts
 
 
 @pytest.fixture
 def tiny_app(app_url, tts_long, tmp_path, monkeypatch):
-    from apps import factory
-
-    calls = []
-
-    def loader(model_id, family, attention=True):
-        calls.append((model_id, family))
-        if family != "tts":
-            from lab.errors import LabError
-
-            raise LabError(f"no {family} model in this test")
-        return tts_long
-
+    loader, calls = recording(lambda model_id, family, attention:
+                              _tts_only(model_id, family, attention, tts_long))
     monkeypatch.setenv("AUDIOLAB_MOS_CSV", str(tmp_path / "mos.csv"))
-    factory.set_loader(loader)
-    yield calls
-    factory.set_loader(None)
-
-
-@pytest.fixture
-def client(app_url):
-    from gradio_client import Client
-
-    c = Client(app_url, verbose=False)
-    yield c
-    c.close()
+    with substituted(loader):
+        yield calls
 
 
 def _speak(client, text="Hello, world!", *, threshold=0.5, maxlenratio=4.0, split=True,
            drop_unknown=False):
-    job = client.submit(text, "speecht5-tiny-random", threshold, 0.0, maxlenratio, 0, "griffin-lim",
-                        None, drop_unknown, split, api_name="/tts_speak")
-    job.result(timeout=300)
-    return [dict(zip(OUT, o)) for o in job.outputs()]
-
-
-def _plot(value) -> dict:
-    assert isinstance(value, dict) and value.get("type") == "plotly", value
-    return json.loads(value["plot"])
+    return streamed(client, OUT, text, "speecht5-tiny-random", threshold, 0.0, maxlenratio, 0,
+                    "griffin-lim", None, drop_unknown, split, api_name="/tts_speak", timeout=300)
 
 
 def test_api_names(client):
