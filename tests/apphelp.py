@@ -152,3 +152,15 @@ def chromium_page(width: int = 1280, height: int = 900):
             yield browser.new_page(viewport={"width": width, "height": height})
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory) -> Path:
+    """Where the screenshots go: ``$AUDIOLAB_SCREENS`` if set (``assets/screens`` regenerates the
+    committed ones), else a temporary directory."""
+    import os
+
+    d = Path(os.environ["AUDIOLAB_SCREENS"]) if os.environ.get("AUDIOLAB_SCREENS") else \
+        tmp_path_factory.mktemp("screens")
+    d.mkdir(parents=True, exist_ok=True)
+    return d

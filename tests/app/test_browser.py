@@ -5,12 +5,10 @@ Screenshots go to a temporary directory; ``AUDIOLAB_SCREENS=assets/screens`` kee
 regenerate the README's)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
-from apphelp import chromium_page, lab_app, serving
+from apphelp import chromium_page, lab_app, screens, serving  # noqa: F401 -- screens: a fixture
 
 
 pytestmark = [pytest.mark.browser, pytest.mark.real, pytest.mark.app]
@@ -23,15 +21,6 @@ def app_url():
     factory.set_loader(None)
     with serving(lab_app()) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def screens(tmp_path_factory) -> Path:
-    """Where the screenshots go: ``$AUDIOLAB_SCREENS`` if set, else a temporary directory."""
-    d = Path(os.environ["AUDIOLAB_SCREENS"]) if os.environ.get("AUDIOLAB_SCREENS") else \
-        tmp_path_factory.mktemp("screens")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 @pytest.fixture(scope="module")

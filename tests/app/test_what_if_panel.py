@@ -5,19 +5,17 @@ message and the app keeps serving. The browser test (real models, marked ``real`
 the Whisper and CTC panels after a run: ``assets/screens/what_if_{whisper,ctc}.png``."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+
+from apphelp import chromium_page, client, lab_app, plot, screens, serving, substituted  # noqa: F401 -- fixtures
 
 pytestmark = pytest.mark.app
 
 ROOT = Path(__file__).resolve().parents[2]
 FOX = ROOT / "assets" / "clips" / "quick_brown_fox.wav"
 SCREENS = ROOT / "assets" / "screens"
-CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (FACTS.md), as tests/app/test_browser.py
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 SKIPPED = {"__type__": "update"}  # gr.skip() as gradio_client returns it
 OUT = ["status", "original", "changed", "diff", "text", "audio_a", "audio_b", "branch", "json"]
 CONTROLS = dict(kind=None, target=None, heads="", mode="zero", step=0, token=None, token_text="",
@@ -39,24 +37,8 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def app_url(tiny):
-    from apps import factory
-    from apps.main import build_app
-
-    factory.set_loader(lambda model_id, family, attention=True: tiny[family])
-    demo = build_app()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
-    factory.set_loader(None)
-
-
-@pytest.fixture
-def client(app_url):
-    from gradio_client import Client
-
-    c = Client(app_url, verbose=False)
-    yield c
-    c.close()
+    with substituted(lambda model_id, family, attention=True: tiny[family]), serving(lab_app()) as url:
+        yield url
 
 
 def _what_if(client, family: str, tab: list, **controls) -> dict:
@@ -65,9 +47,7 @@ def _what_if(client, family: str, tab: list, **controls) -> dict:
     return dict(zip(OUT, out))
 
 
-def _plot(value) -> dict:
-    assert isinstance(value, dict) and value.get("type") == "plotly", value
-    return json.loads(value["plot"])
+_plot = plot
 
 
 def _three_figures(res: dict) -> None:
@@ -256,36 +236,14 @@ def test_tts_stop_scale_stops_earlier(client):
 # -- in a real browser, real models: the panels after a run (screenshots) ---------------------
 @pytest.fixture(scope="module")
 def real_url():
-    from apps import factory
-    from apps.main import build_app
-
-    factory.set_loader(None)
-    demo = build_app()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    yield url
-    demo.close()
+    with substituted(None), serving(lab_app()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with chromium_page(1400, 1000) as pg:
         yield pg
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def screens(tmp_path_factory) -> Path:
-    """``$AUDIOLAB_SCREENS`` (``assets/screens`` regenerates the committed ones), else a temp dir."""
-    import os
-
-    d = Path(os.environ["AUDIOLAB_SCREENS"]) if os.environ.get("AUDIOLAB_SCREENS") else \
-        tmp_path_factory.mktemp("screens")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def _wait_text(page, elem_id: str, pattern: str, timeout: int = 120_000) -> str:
