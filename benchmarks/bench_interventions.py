@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,20 +31,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import REPEATS, median_time  # noqa: E402 -- benchmarks/common.py
 CLIPS = ROOT / "assets" / "clips"
-REPEATS = 3
 SWEEP_MODELS = ["whisper-tiny.en", "whisper-base"]
 TTS_TEXT = "The birch canoe slid on the smooth planks."
 
 
-def _median(fn, repeats: int = REPEATS) -> tuple[float, object]:
-    fn()  # warm-up
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def _once(fn) -> tuple[float, object]:
@@ -72,7 +63,7 @@ def sweep_rows(model_id: str, seconds: float, encoder: bool) -> dict:
         with torch.no_grad():
             return model.generate(feats)
 
-    t_gen, ids = _median(generate)
+    t_gen, ids = median_time(generate)
     trace = trace_whisper(Audio(samples, 16000, source=f"fox x {seconds:g} s"), loaded, word_timestamps=False)
     c = model.config
     row = {"model": model_id, "seconds": seconds, "tokens": len(trace.meta["token_ids"]),
@@ -118,9 +109,9 @@ def family_rows() -> list[dict]:
             rows.append({"family": family, "model": mid, "skipped": str(exc)[:80]})
             continue
         run = tracer(family)
-        t_plain, _ = _median(lambda: run(x, loaded, **kw))
-        t_iv, _ = _median(lambda: run(x, loaded, interventions=[iv], **kw))
-        t_wi, w = _median(lambda: what_if(family, x, loaded, [iv], **kw))
+        t_plain, _ = median_time(lambda: run(x, loaded, **kw))
+        t_iv, _ = median_time(lambda: run(x, loaded, interventions=[iv], **kw))
+        t_wi, w = median_time(lambda: what_if(family, x, loaded, [iv], **kw))
         rows.append({"family": family, "model": mid, "ablate": f"{iv.target}.heads={list(iv.heads)}",
                      "plain_s": t_plain, "traced_s": t_iv, "what_if_s": t_wi,
                      "changed": bool(w.diff["changed"])})

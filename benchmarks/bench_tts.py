@@ -18,26 +18,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPEATS, median_time  # noqa: E402 -- benchmarks/common.py
 
 TEXT = "The quick brown fox jumps over the lazy dog."
-REPEATS = 3
 
 
-def _median_time(fn) -> tuple[float, object]:
-    fn()  # warm-up
-    times, out = [], None
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def bench(model_id: str, text: str) -> dict:
@@ -56,9 +47,9 @@ def bench(model_id: str, text: str) -> dict:
         return model.generate_speech(ids, speaker, threshold=settings.threshold,
                                      minlenratio=settings.minlenratio, maxlenratio=settings.maxlenratio)
 
-    t_ref, ref = _median_time(reference)
-    t_loop, res = _median_time(lambda: loop.run(model, ids, speaker, settings))
-    t_trace, tr = _median_time(lambda: trace_tts(text, loaded, vocoder=None))
+    t_ref, ref = median_time(reference)
+    t_loop, res = median_time(lambda: loop.run(model, ids, speaker, settings))
+    t_trace, tr = median_time(lambda: trace_tts(text, loaded, vocoder=None))
     return {"model": loaded.model_id, "tokens": ids.shape[1], "steps": len(res.steps),
             "frames": res.mel_post.shape[0], "stop": res.stop_reason, "generate_s": t_ref,
             "loop_s": t_loop, "trace_s": t_trace, "loop_ratio": t_loop / t_ref,
